@@ -1,0 +1,152 @@
+"""Install rv's packages into fresh environments and run their tests, the docs and lint.
+
+`python3 -m nox` runs the whole suite (what CI runs); `python3 -m nox -l`
+lists the sessions; `python3 -m nox -s "tests(package='rv-core')"` runs one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import nox
+import nox.command
+
+ROOT = Path(__file__).parent
+PACKAGES = ["rv-core", "rv-cli", "rv-geojson", "rv-pytorch", "rv-aws"]
+# rv-core depends on rv-cli and rv-geojson, so those three always go together.
+CORE = ["rv-core", "rv-cli", "rv-geojson"]
+PACKAGES_TESTS = [f"{p}/tests" for p in PACKAGES]
+CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
+TEST_DEPS = ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.3", "moto[server]>=5", "psutil>=5.9"]
+PYTHON = "3.11"
+
+# The default run (CI's): everything but the tests marked slow, which train real models for
+# minutes each, plus the one slow test that holds the product's quality bar (`quality`);
+# `python3 -m nox -s slow` runs all the slow tests.
+nox.options.sessions = ["lint", "tests", "integration", "quality", "wheels", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+
+# Installs come over the network: let pip retry and resume interrupted downloads for longer
+# than its defaults (a 16 MB wheel cut off six times in a row failed a CI run), and retry the
+# whole install a few times, reusing what pip's cache already holds.
+PIP_ENV = {"PIP_RETRIES": "10", "PIP_RESUME_RETRIES": "20", "PIP_TIMEOUT": "60"}
+ATTEMPTS = 4
+
+
+def _retry(session: nox.Session, run, *args: str, **kwargs) -> None:
+    env = {**PIP_ENV, **kwargs.pop("env", {})}
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            run(*args, env=env, **kwargs)
+            return
+        except nox.command.CommandFailed:
+            if attempt == ATTEMPTS:
+                raise
+            session.warn(f"install failed (attempt {attempt} of {ATTEMPTS}); retrying in {10 * attempt} s")
+            time.sleep(10 * attempt)
+
+
+def _pip(session: nox.Session, *args: str) -> None:
+    """`pip install` into the session's environment, with retries."""
+    _retry(session, session.install, *args)
+
+
+def _editable(*packages: str) -> list[str]:
+    args: list[str] = []
+    for p in packages:
+        args += ["-e", str(ROOT / p)]
+    return args
+
+
+def _install(session: nox.Session, *packages: str) -> None:
+    wanted = list(dict.fromkeys([*CORE, *packages]))
+    _pip(session, *CONSTRAINTS, *_editable(*wanted), *TEST_DEPS)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over every package."""
+    _pip(session, "ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """One package's tests, in an environment with that package (and rv-core's trio)."""
+    _install(session, package)
+    session.run("pytest", f"{package}/tests", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Cross-package tests (tests/): real entry points, end-to-end pipelines, examples."""
+    _install(session, *PACKAGES)
+    session.run("pytest", "tests", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def quality(session: nox.Session) -> None:
+    """The main job's quality bar: examples/buildings_segmentation.py at its default budget (~10 min)."""
+    _install(session, *PACKAGES)
+    session.run("pytest", "tests/quality", "-m", "slow", "-s", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """The slow end-to-end tests (real training runs, minutes each) of every package."""
+    _install(session, *PACKAGES)
+    session.run("pytest", *PACKAGES_TESTS, "tests", "-m", "slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def wheels(session: nox.Session) -> None:
+    """Build wheels of all five packages and install them *by name* into a fresh venv."""
+    _pip(session, "build>=1.0")
+    wheelhouse = ROOT / "wheelhouse"
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheelhouse), str(ROOT / package))
+    venv = Path(session.create_tmp()) / "by-name"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "venv", str(venv))
+    py = str(venv / "bin" / "python")
+    # pip older than 24 gives up on boto3/aiobotocore's botocore pins; a fresh venv may carry one
+    _retry(session, session.run, py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=24", external=True)
+    _retry(session, session.run, py, "-m", "pip", "install", "--quiet", *CONSTRAINTS, "--find-links", str(wheelhouse),
+           "rv-core", "rv-pytorch", "rv-aws", external=True)
+    out = session.run(str(venv / "bin" / "rv"), "plugins", "list", "--json", external=True, silent=True)
+    import json
+
+    plugins = {p["distribution"]: p for p in json.loads(out)}
+    for dist in PACKAGES:
+        if dist not in plugins or plugins[dist]["status"] != "ok":
+            session.error(f"`rv plugins list` in the by-name install does not show {dist} as ok: {plugins.get(dist)}")
+    session.log("by-name install works: " + ", ".join(f"{d} {p['version']}" for d, p in sorted(plugins.items())))
+    session.run(str(venv / "bin" / "rv"), "plugins", "list", external=True)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site in strict mode (warnings are errors)."""
+    _install(session, *PACKAGES)
+    _pip(session, "mkdocs-material>=9.5")
+    session.run("python", "docs/gen_reference.py")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
+
+
+@nox.session(python=PYTHON)
+def dev(session: nox.Session) -> None:
+    """A development environment with every package editable: .venv."""
+    _pip(session, "virtualenv")
+    venv = ROOT / ".venv"
+    if not venv.exists():
+        session.run("python", "-m", "venv", str(venv))
+    py = str(venv / "bin" / "python")
+    _retry(session, session.run, py, "-m", "pip", "install", *CONSTRAINTS, *_editable(*PACKAGES), *TEST_DEPS, "ruff",
+           "mkdocs-material", external=True)
+    session.log(f"activate with: source {os.path.relpath(venv)}/bin/activate")

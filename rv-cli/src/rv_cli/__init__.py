@@ -1,0 +1,1 @@
+"""rv-cli: the ``rv`` command (typer + rich)."""

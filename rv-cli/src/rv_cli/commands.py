@@ -1,0 +1,316 @@
+"""rv-cli's own subcommands: run, ls, predict, run_command, plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+import typer
+from typer.core import TyperCommand
+
+from rv_cli.console import console, error_console
+
+
+def _verbosity(extra: int = 0) -> int:
+    """The root ``-v`` count (and ``$RV_VERBOSITY``) plus a command's own ``-v``."""
+    from rv_cli.main import verbosity
+
+    return verbosity() + extra
+
+
+def _parse_args(words) -> dict[str, str]:
+    """The ``-a KEY VALUE`` pairs (joined by :class:`KeyValueArgsCommand`) as a dict."""
+    from rv.errors import ConfigError
+
+    args: dict[str, str] = {}
+    for word in words or []:
+        key, sep, value = word.partition(_ARG_JOIN)
+        if not sep:
+            raise ConfigError(f"-a takes two values, KEY VALUE: e.g. -a root_uri out (got -a {word}).")
+        if key in args and args[key] != value:
+            raise ConfigError(f"-a {key} is given twice ({args[key]!r} and {value!r}); give it once.")
+        args[key] = value
+    return args
+
+
+def _split_positionals(items: list[str], path: Optional[str]) -> tuple[list[str], Optional[str]]:
+    """Positional words are command names (CHIP, train...) or an experiment file (.py)."""
+    from rv import keys
+    from rv.errors import ConfigError
+
+    commands = []
+    for item in items:
+        if item.endswith(".py") or os.path.sep in item:
+            if path is not None and path != item:
+                raise ConfigError(f"Two experiment files given ({path} and {item}); give one.")
+            path = item
+        elif item.upper() in keys.ALL_COMMANDS:
+            commands.append(item.upper())
+        else:
+            raise ConfigError(
+                f"{item!r} is neither a command ({', '.join(keys.ALL_COMMANDS)}) nor an experiment file (.py)."
+            )
+    return commands, path
+
+
+def _load(path, module, arg, prefix, method, filter_):
+    from rv.experiment.experiment_set import load_experiments
+
+    return load_experiments(
+        path=path, module=module, args=_parse_args(arg or []), prefix=prefix, methods=method or None, filters=filter_ or None
+    )
+
+
+_ARG_HELP = "Experiment argument: -a KEY VALUE (repeatable)."
+_ARG_OPTIONS = ("-a", "--arg")
+#: joins KEY and VALUE of ``-a KEY VALUE`` into the one word typer parses (a key never holds it)
+_ARG_JOIN = "\x1f"
+
+
+class KeyValueArgsCommand(TyperCommand):
+    """A typer command whose ``-a/--arg`` takes two words, ``KEY VALUE``, as in Raster Vision.
+
+    typer has no repeatable two-value option, so the two words are joined
+    into one before parsing and split again by :func:`_parse_args`.
+    """
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        from rv.errors import ConfigError
+
+        joined: list[str] = []
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word == "--":
+                joined.extend(args[i:])
+                break
+            if word in _ARG_OPTIONS:
+                if len(args) - i < 3:
+                    raise ConfigError(f"{word} takes two values, KEY VALUE: e.g. {word} root_uri out")
+                joined += [word, f"{args[i + 1]}{_ARG_JOIN}{args[i + 2]}"]
+                i += 3
+                continue
+            joined.append(word)
+            i += 1
+        return super().parse_args(ctx, joined)
+
+
+def run(
+    runner: str = typer.Argument(..., help="Runner key: local, aws_batch, or one a plugin registers."),
+    items: Optional[list[str]] = typer.Argument(None, help="Commands to run (default all) and/or the experiment .py file."),
+    experiment_module: Optional[str] = typer.Option(None, "-e", "--experiment-module", help="Importable module defining experiments."),
+    path: Optional[str] = typer.Option(None, "-p", "--path", help="Experiment .py file."),
+    dry_run: bool = typer.Option(False, "-n", "--dry-run", help="Print the commands in order and run nothing."),
+    skip_file_check: bool = typer.Option(False, "-x", "--skip-file-check", help="Skip 'Ensuring input files exist'."),
+    arg: Optional[list[str]] = typer.Option(None, "-a", "--arg", metavar="KEY VALUE", help=_ARG_HELP),
+    prefix: str = typer.Option("exp_", "--prefix", help="Prefix of experiment methods."),
+    method: Optional[list[str]] = typer.Option(None, "-m", "--method", help="Only methods matching this pattern."),
+    filter_: Optional[list[str]] = typer.Option(None, "-f", "--filter", help="Only experiment ids matching this pattern."),
+    rerun: bool = typer.Option(False, "-r", "--rerun", help="Run commands even when their outputs exist."),
+    tempdir: Optional[str] = typer.Option(None, "--tempdir", help="Temporary directory for this run."),
+    jobs: int = typer.Option(1, "-j", "--jobs", help="Run up to N independent commands in parallel."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="With -n: -v key fields, -vv full JSON."),
+) -> None:
+    """Run experiments: build the command graph and execute it with RUNNER."""
+    import sys
+    from importlib import import_module
+
+    from rv.command.dag import build_plan, plan_text
+    from rv.errors import ConfigError
+    from rv.plugins import get_plugin_manager
+    from rv.runner.runner import RunOptions, write_experiment_configs
+
+    if tempdir:
+        from rv.settings import set_tmp_dir
+
+        set_tmp_dir(tempdir)
+        os.environ["TMPDIR"] = os.path.abspath(tempdir)
+    commands, path = _split_positionals(arg_list(items), path)
+    if path is None and experiment_module is None:
+        raise ConfigError("Name the experiments: rv run local experiment.py (or -p PATH, or -e MODULE).")
+    registry = get_plugin_manager().rv_registry
+    runner_value = registry.get("runners", runner)
+    if isinstance(runner_value, str):
+        mod, _, cls = runner_value.partition(":")
+        runner_value = getattr(import_module(mod), cls)
+    experiments = _load(path, experiment_module, arg, prefix, method, filter_)
+    if not experiments:
+        raise ConfigError("No experiments matched: check -m/-f patterns and the exp_ methods.")
+    plan = build_plan(experiments, commands or None, rerun=rerun, check_inputs=not skip_file_check)
+    verbosity = _verbosity(verbose)
+    options = RunOptions(parallelism=jobs, tmp_dir=tempdir, dry_run=dry_run, verbosity=verbosity)
+    runner_obj = runner_value()
+    if dry_run:
+        # soft_wrap: long URIs stay on one line, whole, whatever the terminal width.
+        console().print(plan_text(plan, verbosity), highlight=False, markup=False, soft_wrap=True)
+        if hasattr(runner_obj, "dry_run"):
+            runner_obj.dry_run(plan, options)
+        return
+    if not skip_file_check and plan.to_run():
+        from rv.command.preflight import check_access, preflight
+
+        check_access(plan, experiments)
+        preflight(plan)
+    runner_obj.run(plan, options)
+    write_experiment_configs(experiments)
+    verb = "ran" if runner == "local" else f"submitted to {runner}"
+    print(f"rv: {verb} {len(plan.to_run())} command(s)", file=sys.stderr)
+
+
+def arg_list(items: Optional[list[str]]) -> list[str]:
+    return list(items or [])
+
+
+def ls(
+    path_arg: Optional[str] = typer.Argument(None, help="Experiment .py file."),
+    experiment_module: Optional[str] = typer.Option(None, "-e", "--experiment-module"),
+    path: Optional[str] = typer.Option(None, "-p", "--path"),
+    arg: Optional[list[str]] = typer.Option(None, "-a", "--arg", metavar="KEY VALUE", help=_ARG_HELP),
+    prefix: str = typer.Option("exp_", "--prefix"),
+    method: Optional[list[str]] = typer.Option(None, "-m", "--method"),
+    filter_: Optional[list[str]] = typer.Option(None, "-f", "--filter"),
+) -> None:
+    """List the experiment ids an experiment file defines."""
+    for exp in _load(path or path_arg, experiment_module, arg, prefix, method, filter_):
+        console().print(exp.id, highlight=False)
+
+
+def run_command(
+    command_config_uri: str = typer.Argument(..., help="URI of a command-config.json."),
+    tmpdir: Optional[str] = typer.Option(None, "--tmpdir", help="Temporary directory."),
+) -> None:
+    """Run one command from its serialized config (what every runner calls)."""
+    from rv.command.run_command import run_command as _run
+
+    if tmpdir:
+        from rv.settings import set_tmp_dir
+
+        set_tmp_dir(tmpdir)
+    _run(command_config_uri, tmpdir)
+
+
+def predict(
+    bundle: str = typer.Argument(..., help="Model bundle (model-bundle.zip)."),
+    image: str = typer.Argument(..., help="Image to predict on (GeoTIFF)."),
+    output: str = typer.Argument(..., help="Where to write the labels."),
+    update_stats: bool = typer.Option(False, "--update-stats", help="Recompute statistics on this image."),
+    channel_order: Optional[str] = typer.Option(None, "--channel-order", help='Bands to use, e.g. "2 1 0".'),
+    export_config: Optional[str] = typer.Option(None, "--export-config", help="Also write the prediction config here."),
+) -> None:
+    """Predict on an image with a model bundle."""
+    import rv
+
+    order = [int(c) for c in channel_order.replace(",", " ").split()] if channel_order else None
+    predictor = rv.Predictor(bundle, update_stats=update_stats, channel_order=order)
+    predictor.predict(image, output, config_uri=export_config)
+    error_console().print(f"rv: wrote predictions to {output}", highlight=False)
+
+
+#: hooks shown in the ``provides`` column beside the registered keys (what else a plugin contributes)
+_SHOWN_HOOKS = ("default_raster_source", "default_label_source", "default_label_store", "default_evaluator",
+                "file_system_for", "register_commands")
+
+
+def _provides_lines(info) -> list[str]:
+    """One line per group, ``group: KEY, KEY``, then the provider hooks."""
+    lines = [f"{group}: {', '.join(sorted(keys))}" for group, keys in sorted(info.provides.items())]
+    hooks = [h for h in info.hooks if h in _SHOWN_HOOKS]
+    if hooks:
+        lines.append("hooks: " + ", ".join(hooks))
+    return lines
+
+
+def _wrap(lines: list[str], width: int) -> str:
+    """Wrap each line at spaces only, continuation lines indented: a key is never split."""
+    import textwrap
+
+    out: list[str] = []
+    for line in lines:
+        out.extend(
+            textwrap.wrap(line, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+            or [""]
+        )
+    return "\n".join(out)
+
+
+def plugins_table(infos, width: int):
+    """The rich table of ``rv plugins list`` for a console ``width`` columns wide.
+
+    Plugin, distribution and version never wrap; the last column lists what a
+    plugin provides, one registry group per line (``evaluators: A, B``),
+    wrapped between keys with a hanging indent, or why it failed.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    headers = ("plugin", "distribution", "version", "status", "provides")
+    rows = []
+    for p in infos:
+        ok = p.status == "ok"
+        details = _provides_lines(p) if ok else [f"error: {p.error}"]
+        rows.append((p.name, p.distribution or "-", p.version or "-", "ok" if ok else "failed", details, ok))
+    fixed = sum(max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(4))
+    # SIMPLE_HEAD without edges: an inner column border is a blank with one space of padding either side.
+    last = max(width - fixed - 3 * (len(headers) - 1), 24)
+    table = Table(title="rv plugins", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for h in headers[:4]:
+        table.add_column(h, no_wrap=True)
+    table.add_column(headers[4], overflow="fold")
+    for name, dist, version, status, details, ok in rows:
+        table.add_row(
+            Text(name, style="bold"),
+            dist,
+            version,
+            Text(status, style="green" if ok else "bold red"),
+            Text(_wrap(details, last) or "-", style="" if ok else "red"),
+        )
+    return table
+
+
+def plugins_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    hook: Optional[str] = typer.Option(None, "--hook", help="Only plugins implementing this hook."),
+) -> None:
+    """List plugins: distribution, version, status and what each provides."""
+    from rv import hookspecs
+    from rv.errors import PluginError
+    from rv.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    infos = pm.plugin_infos()
+    if hook:
+        known = sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "rv_spec"))
+        if hook not in known:
+            import difflib
+
+            close = difflib.get_close_matches(hook, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise PluginError(f"Unknown hook {hook!r}.{hint} rv's hooks: {', '.join(known)}.")
+        infos = [p for p in infos if hook in p.hooks]
+    if as_json:
+        print(json.dumps([p.to_dict() for p in infos], indent=2))
+        return
+    con = console()
+    con.print(plugins_table(infos, con.width), highlight=False)
+    failed = [p.name for p in infos if p.status != "ok"]
+    if failed:
+        con.print(
+            f"{len(failed)} plugin(s) failed to load ({', '.join(failed)}); rv works without them. "
+            "Fix or uninstall them; RV_STRICT_PLUGINS=1 makes a failure an error.",
+            highlight=False,
+            style="red",
+        )
+
+
+def add_builtin_commands(app: typer.Typer) -> None:
+    """Add rv-cli's own subcommands to the root app."""
+    app.command("run", cls=KeyValueArgsCommand)(run)
+    app.command("ls", cls=KeyValueArgsCommand)(ls)
+    app.command("predict")(predict)
+    app.command("run_command")(run_command)
+    app.command("run-command", hidden=True)(run_command)
+    plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+    plugins_app.command("list")(plugins_list)
+    app.add_typer(plugins_app, name="plugins")

@@ -1,0 +1,1 @@
+"""Backends: the model side of rv (training, prediction, bundle contents)."""

@@ -1,0 +1,1 @@
+"""Commands (ANALYZE, CHIP, TRAIN, PREDICT, EVAL, BUNDLE) and the command graph."""

@@ -1,0 +1,232 @@
+"""CHIP: read windows (inside the AOI), attach labels, write training chips.
+
+Scenes are chipped in parallel, one process per scene (up to the worker
+count: ``[RV] chip_workers``, default the CPU count). When there are fewer
+scenes than workers, each scene's windows are split among several processes
+instead: every process builds the scene, computes the same window list from
+the scene's seed (:meth:`rv.task.task.Task.get_chip_windows`) and chips one
+contiguous part of it, so the chips are exactly those one process would
+write. Each process writes into its own staging directory; the parent moves
+the chips into place, renumbering them so that a scene's chips are named
+``<scene>-0 .. <scene>-(n-1)`` in window order as a single process names
+them, and writes ``chips.json`` last, so an interrupted run never looks
+finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+import numpy as np
+
+from rv import file_utils
+from rv.errors import ConfigError, DataError
+
+
+def chip_workers() -> int:
+    """Processes CHIP uses: ``[RV] chip_workers`` (``RV_CHIP_WORKERS``), default the CPU count."""
+    from rv.settings import get_settings
+
+    value = get_settings().get("RV", "chip_workers")
+    if value is None or not str(value).strip():
+        return os.cpu_count() or 1
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(
+            f"The setting chip_workers ([RV] section, or RV_CHIP_WORKERS) is {value!r}; it must be a whole "
+            "number of processes >= 1. Fix or unset it (the default is the CPU count)."
+        )
+    return n
+
+
+def _chip_one_scene(
+    task_config,
+    scene_config,
+    augmentor_configs,
+    split: str,
+    out_dir: str,
+    seed: int,
+    tmp_dir: str,
+    shard: tuple[int, int] = (0, 1),
+) -> dict:
+    """Chip part ``shard`` = (k, n) of one scene's windows into ``out_dir`` (a chip directory of its own)."""
+    import rasterio
+
+    from rv.chips import ChipWriter, _safe_name
+
+    task = task_config.create()
+    scene = scene_config.create(task_config, tmp_dir, with_labels=True)
+    augmentors = [a.create() for a in augmentor_configs]
+    index = shard[0]
+    if index:
+        # Every part makes its augmentors from the same config, hence the same seed; without this
+        # the parts of a scene would blank out the same squares of their negative chips.
+        for k, augmentor in enumerate(augmentors):
+            if isinstance(getattr(augmentor, "rng", None), np.random.Generator):
+                augmentor.rng = np.random.default_rng([seed, index, k])
+    # The window sampling must see the same generator state in every part of the scene.
+    rng = np.random.default_rng(seed)
+    debug_rng = np.random.default_rng([seed, index, 1_000_003])
+    writer = ChipWriter(out_dir, task_config.key, task_config.class_map, task_config.chip_size, debug=False)
+    debug_prob = getattr(task_config.chip_options, "debug_chip_probability", 0.25) if task_config.debug else 0.0
+
+    def write(split_, scene_id, image, mask, labels, window):
+        rel = writer.write(split_, scene_id, image, mask, **labels)
+        if debug_prob and debug_rng.random() < debug_prob:
+            name = os.path.splitext(os.path.basename(rel))[0]
+            writer.write_debug_png(split_, name, image, mask, **labels)
+
+    # One GDAL environment for the whole loop: rasterio functions called per window
+    # (rasterize) otherwise set one up and tear it down at every call.
+    with rasterio.Env():
+        count = task.chip_scene(scene, split, write, augmentors, rng, shard=shard)
+    result = {
+        "scene": scene_config.id,
+        "name": _safe_name(scene_config.id),
+        "split": split,
+        "shard": index,
+        "count": count,
+        "dir": out_dir,
+    }
+    if count:
+        result["manifest"] = writer.close()
+    return result
+
+
+def _move_chips(src_dir: str, staging: str, name: str, offset: int) -> None:
+    """Move the chips (and debug PNGs) of ``src_dir`` into ``staging``, adding ``offset`` to the numbers
+    of files named ``<name>-<n>``: the parts of a scene continue each other's numbering."""
+    prefix = name + "-"
+    for sub in ("train", "valid", "debug"):
+        src = os.path.join(src_dir, sub)
+        if not os.path.isdir(src):
+            continue
+        for root, _, files in os.walk(src):
+            if not files:
+                continue
+            rel = os.path.relpath(root, src_dir)
+            os.makedirs(os.path.join(staging, rel), exist_ok=True)
+            for f in files:
+                stem, ext = os.path.splitext(f)
+                number = stem[len(prefix) :]
+                if offset and stem.startswith(prefix) and number.isdigit():
+                    f_out = f"{prefix}{int(number) + offset}{ext}"
+                else:
+                    f_out = f
+                os.replace(os.path.join(root, f), os.path.join(staging, rel, f_out))
+
+
+def _publish(staging: str, out: str) -> None:
+    """Put the staged ``train/``, ``valid/`` and ``debug/`` at ``out``: renamed into place when ``out``
+    is local (no copy of every chip), else uploaded."""
+    if not file_utils.is_local(out):
+        file_utils.sync_to_dir(staging, out)
+        return
+    from rv.chips import _local
+
+    dest = _local(out)
+    os.makedirs(dest, exist_ok=True)
+    for sub in sorted(os.listdir(staging)):
+        src = os.path.join(staging, sub)
+        try:
+            # The old output was deleted: one rename moves the whole directory.
+            os.replace(src, os.path.join(dest, sub))
+        except OSError:  # another file system, or the target is not empty
+            file_utils.sync_to_dir(src, file_utils.join(out, sub))
+
+
+def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
+    """Run CHIP for ``config`` (a ``ChipCommandConfig``) with ``workers`` processes (default :func:`chip_workers`)."""
+    from rv.chips import FORMAT_VERSION, MANIFEST_NAME
+    from rv.progress import progress
+
+    staging = os.path.join(tmp_dir, "chips")
+    os.makedirs(staging, exist_ok=True)
+    scenes = [(s, "train") for s in config.train_scenes] + [(s, "valid") for s in config.validation_scenes]
+    workers = workers or chip_workers()
+    # Fewer scenes than workers: split each scene's windows among ceil(workers / scenes) processes.
+    parts = 1 if not scenes or len(scenes) >= workers else -(-workers // len(scenes))
+    args = [
+        (
+            config.task,
+            scene,
+            config.augmentors,
+            split,
+            os.path.join(tmp_dir, f"scene-{i}-{k}"),
+            1000 + i,
+            tmp_dir,
+            (k, parts),
+        )
+        for i, (scene, split) in enumerate(scenes)
+        for k in range(parts)
+    ]
+    job_of = {a[4]: i for i, a in enumerate(args)}
+    pool_size = max(1, min(len(args), workers))
+    description = "CHIP scenes" if parts == 1 else f"CHIP scenes ({parts} processes each)"
+    results: list[dict[str, Any]] = []
+    if pool_size == 1:
+        for a in progress(args, total=len(args), description=description):
+            results.append(_chip_one_scene(*a))
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=pool_size, mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(_chip_one_scene, *a) for a in args]
+            for fut in progress(as_completed(futures), total=len(futures), description=description):
+                results.append(fut.result())
+    # Parts in window order, so that renumbering gives the names one process gives.
+    results.sort(key=lambda r: job_of[r["dir"]])
+
+    counts = {"train": 0, "valid": 0}
+    per_scene: dict[tuple[str, str], int] = {}
+    next_number: dict[tuple[str, str], int] = {}
+    manifest: dict[str, Any] | None = None
+    for r in results:
+        key = (r["split"], r["name"])
+        per_scene[(r["scene"], r["split"])] = per_scene.get((r["scene"], r["split"]), 0) + r["count"]
+        if not r["count"]:
+            shutil.rmtree(r["dir"], ignore_errors=True)
+            continue
+        m = r["manifest"]
+        if manifest is None:
+            manifest = dict(m)
+        elif (m["num_channels"], m["dtype"]) != (manifest["num_channels"], manifest["dtype"]):
+            raise DataError(
+                f"Scene {r['scene']} gives {m['num_channels']}-channel {m['dtype']} chips but other scenes give "
+                f"{manifest['num_channels']}-channel {manifest['dtype']}: give every scene the same channel order "
+                "and raster transformers."
+            )
+        # Scenes whose ids map to the same file name, and the parts of one scene, continue one numbering.
+        offset = next_number.get(key, 0)
+        _move_chips(r["dir"], staging, r["name"], offset)
+        next_number[key] = offset + r["count"]
+        counts[r["split"]] += r["count"]
+        shutil.rmtree(r["dir"], ignore_errors=True)
+    for (scene_id, split), count in per_scene.items():
+        print(f"rv: scene {scene_id} ({split}): {count} chips", file=sys.stderr)
+    if manifest is None or counts["train"] == 0:
+        raise DataError(
+            f"CHIP {config.key} produced no training chips: the training scenes gave no windows inside their AOIs "
+            "with labels. Check the AOIs, the label files and the chip options."
+        )
+    manifest.update({"format_version": FORMAT_VERSION, "counts": counts})
+    # chips first, the manifest last: chips.json marks the output finished
+    out = config.command_uri
+    manifest_uri = file_utils.join(out, MANIFEST_NAME)
+    if file_utils.exists(manifest_uri):
+        file_utils.delete(manifest_uri)
+    for sub in ("train", "valid", "debug"):
+        target = file_utils.join(out, sub)
+        if file_utils.exists(target):
+            file_utils.delete(target, recursive=True)
+    _publish(staging, out)
+    file_utils.write_text(manifest_uri, json.dumps(manifest, indent=2))
+    print(f"rv: wrote {counts['train']} training and {counts['valid']} validation chips to {out}", flush=True)

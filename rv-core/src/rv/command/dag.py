@@ -1,0 +1,202 @@
+"""The command graph: dedupe, edges, order, input check and skipping.
+
+X → Y when Y reads what X writes. Equal commands (type, inputs, outputs)
+across experiments run once. A command is skipped when all its outputs exist
+*and* its stamp records the hash of an identical command config; a changed
+config reruns it and everything downstream.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from rv.command.command_config import CommandConfig, commands_for_experiment
+from rv.errors import ConfigError
+
+RUN = "run"
+SKIP = "skip"
+
+
+@attrs.define
+class PlannedCommand:
+    """One command of the plan."""
+
+    config: CommandConfig
+    experiment_ids: list[str]
+    depends_on: list[int] = attrs.field(factory=list)
+    status: str = RUN
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.command_type} {self.config.key}"
+
+
+@attrs.define
+class CommandPlan:
+    """Commands in topological order with their dependencies and status."""
+
+    commands: list[PlannedCommand]
+
+    def to_run(self) -> list[PlannedCommand]:
+        return [c for c in self.commands if c.status == RUN]
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+
+def _read_stamp(uri: str) -> dict[str, Any] | None:
+    from rv import file_utils
+
+    try:
+        if not file_utils.exists(uri):
+            return None
+        return json.loads(file_utils.read_text(uri))
+    except Exception:
+        return None
+
+
+def write_stamp(config: CommandConfig) -> None:
+    """Record that ``config`` produced its outputs (written after them)."""
+    from rv import file_utils
+
+    file_utils.write_text(
+        config.stamp_uri,
+        json.dumps({"command": config.command_type, "key": config.key, "hash": config.config_hash(), "outputs": config.outputs()}, indent=2),
+    )
+
+
+def build_plan(
+    experiments: list,
+    commands: list[str] | None = None,
+    rerun: bool = False,
+    check_inputs: bool = True,
+    check_outputs: bool = True,
+) -> CommandPlan:
+    """Plan the commands of ``experiments`` (ExperimentConfigs)."""
+    from rv import file_utils
+
+    planned: list[PlannedCommand] = []
+    by_identity: dict[tuple, int] = {}
+    by_output: dict[str, int] = {}
+    for exp in experiments:
+        for cfg in commands_for_experiment(exp, commands):
+            ident = cfg.identity()
+            if ident in by_identity:
+                existing = planned[by_identity[ident]]
+                if existing.config.config_hash() != cfg.config_hash():
+                    raise ConfigError(
+                        f"Experiments {', '.join(existing.experiment_ids)} and {exp.id} share the "
+                        f"{cfg.command_type} key {cfg.key!r} but configure it differently, so they would "
+                        f"overwrite each other's output in {cfg.command_uri}. Give one of them its own "
+                        f"with_{cfg.command_type.lower()}_key(...)."
+                    )
+                existing.experiment_ids.append(exp.id)
+                continue
+            for out in cfg.outputs():
+                if out in by_output:
+                    other = planned[by_output[out]]
+                    raise ConfigError(
+                        f"{cfg.command_type} {cfg.key} (experiment {exp.id}) and {other.name} (experiment "
+                        f"{', '.join(other.experiment_ids)}) both write {out}; give them different keys."
+                    )
+            by_identity[ident] = len(planned)
+            for out in cfg.outputs():
+                by_output[out] = len(planned)
+            planned.append(PlannedCommand(cfg, [exp.id]))
+
+    # edges
+    for i, pc in enumerate(planned):
+        deps = sorted({by_output[u] for u in pc.config.inputs() if u in by_output and by_output[u] != i})
+        pc.depends_on = deps
+
+    order = _topological_order(planned)
+    index_map = {old: new for new, old in enumerate(order)}
+    ordered = [planned[i] for i in order]
+    for pc in ordered:
+        pc.depends_on = sorted(index_map[d] for d in pc.depends_on)
+    plan = CommandPlan(ordered)
+
+    if check_inputs:
+        produced = {u for pc in ordered for u in pc.config.outputs()}
+        missing: dict[str, list[str]] = {}
+        for pc in ordered:
+            for u in pc.config.inputs():
+                if u not in produced and not file_utils.exists(u):
+                    missing.setdefault(u, []).append(pc.name)
+        if missing:
+            lines = "; ".join(f"{u} (read by {', '.join(names)})" for u, names in missing.items())
+            raise ConfigError(
+                f"Ensuring input files exist: {len(missing)} input(s) are missing and no command produces them: "
+                f"{lines}. Fix the paths in the experiment, or pass -x to skip this check."
+            )
+
+    # skipping
+    for pc in ordered:
+        if rerun:
+            pc.status, pc.reason = RUN, "--rerun"
+            continue
+        upstream = [ordered[d] for d in pc.depends_on if ordered[d].status == RUN]
+        if upstream:
+            pc.status, pc.reason = RUN, f"upstream {upstream[0].name} runs"
+            continue
+        if not check_outputs:
+            continue
+        stamp = _read_stamp(pc.config.stamp_uri)
+        outputs = pc.config.outputs()
+        if stamp is None:
+            pc.status, pc.reason = RUN, "no output yet"
+        elif stamp.get("hash") != pc.config.config_hash():
+            pc.status, pc.reason = RUN, "config changed since its outputs were written"
+        elif not all(file_utils.exists(u) for u in outputs):
+            pc.status, pc.reason = RUN, "an output is missing"
+        else:
+            pc.status, pc.reason = SKIP, "outputs exist from an identical config"
+    return plan
+
+
+def _topological_order(planned: list[PlannedCommand]) -> list[int]:
+    from rv.keys import ALL_COMMANDS
+
+    rank = {c: i for i, c in enumerate(ALL_COMMANDS)}
+    remaining = {i: set(pc.depends_on) for i, pc in enumerate(planned)}
+    order: list[int] = []
+    while remaining:
+        ready = sorted((i for i, deps in remaining.items() if not deps), key=lambda i: (rank.get(planned[i].config.command_type, 99), i))
+        if not ready:
+            cycle = ", ".join(planned[i].name for i in remaining)
+            raise ConfigError(f"The commands form a cycle (each reads what another writes): {cycle}. Check their input and output URIs.")
+        i = ready[0]
+        order.append(i)
+        del remaining[i]
+        for deps in remaining.values():
+            deps.discard(i)
+    return order
+
+
+def plan_text(plan: CommandPlan, verbosity: int = 0) -> str:
+    """The dry-run listing: commands in order with DEPENDS ON lines."""
+    from rv.serialization import unstructure
+
+    lines = []
+    for i, pc in enumerate(plan.commands):
+        status = "" if pc.status == RUN else f"  [skipped: {pc.reason}]"
+        lines.append(f"{i}: {pc.config.command_type} {pc.config.key}  (experiments: {', '.join(pc.experiment_ids)}){status}")
+        if pc.depends_on:
+            lines.append("   DEPENDS ON: " + ", ".join(f"{d}: {plan.commands[d].name}" for d in pc.depends_on))
+        if verbosity >= 1:
+            for name, value in pc.config.summary().items():
+                if isinstance(value, list):
+                    lines.append(f"   {name}:")
+                    lines.extend(f"     - {v}" for v in value)
+                else:
+                    lines.append(f"   {name}: {value}")
+            if pc.status == RUN and pc.reason:
+                lines.append(f"   runs because: {pc.reason}")
+        if verbosity >= 2:
+            text = json.dumps(unstructure(pc.config), indent=2)
+            lines.extend("   " + line for line in text.splitlines())
+    return "\n".join(lines)

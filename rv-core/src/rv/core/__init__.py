@@ -1,0 +1,7 @@
+"""Core geospatial entities: pixel windows, class maps, pixel ↔ map transforms."""
+
+from rv.core.box import Box
+from rv.core.class_map import IGNORE_CLASS_ID, ClassItem, ClassMap
+from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
+
+__all__ = ["IGNORE_CLASS_ID", "Box", "CRSTransformer", "ClassItem", "ClassMap", "IdentityCRSTransformer"]

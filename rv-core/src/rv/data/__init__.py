@@ -1,0 +1,17 @@
+"""Scene data: raster sources, raster transformers, label sources and stores, scenes.
+
+Names are imported on first access, so that importing a config module of this
+package (at plugin discovery) does not import the entities.
+"""
+
+from __future__ import annotations
+
+from rv._lazy import lazy_exports
+
+_EXPORTS = {
+    "Scene": "rv.data.scene",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,19 @@
+"""Label stores: where a scene's predictions are written and read back.
+
+Names are imported on first access, so that importing a config module of this
+package (at plugin discovery) does not import the entities.
+"""
+
+from __future__ import annotations
+
+from rv._lazy import lazy_exports
+
+_EXPORTS = {
+    "LabelStore": "rv.data.label_store.label_store",
+    "SemanticSegmentationRasterStore": "rv.data.label_store.semantic_segmentation_raster_store",
+    "SegmentationRasterWriter": "rv.data.label_store.semantic_segmentation_raster_store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

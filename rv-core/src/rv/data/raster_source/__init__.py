@@ -1,0 +1,22 @@
+"""Raster sources: windowed reads of a scene's imagery.
+
+Names are imported on first access, so that importing a config module of this
+package (at plugin discovery) does not import the entities.
+"""
+
+from __future__ import annotations
+
+from rv._lazy import lazy_exports
+
+_EXPORTS = {
+    "RasterSource": "rv.data.raster_source.raster_source",
+    "GeoTIFFSource": "rv.data.raster_source.geotiff_source",
+    "ImageSource": "rv.data.raster_source.image_source",
+    "gdal_path": "rv.data.raster_source.gdal_paths",
+    "can_stream": "rv.data.raster_source.gdal_paths",
+    "mosaic_vrt_xml": "rv.data.raster_source.vrt",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

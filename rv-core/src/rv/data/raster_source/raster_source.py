@@ -1,0 +1,179 @@
+"""The interface of raster sources: windowed reads of a scene's imagery."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rv.core.box import Box
+from rv.core.crs_transformer import CRSTransformer
+from rv.errors import DataError
+
+
+class RasterSource(ABC):
+    """A raster read window by window.
+
+    Subclasses implement :meth:`_read` for windows inside the extent and the
+    metadata properties; this base class adds the rest once for all sources:
+    windows partly or wholly outside the extent (padded with 0 and masked),
+    the channel order, and the raster transformers.
+
+    Conventions: a window is a pixel :class:`Box`; a chip is ``(H, W, C)``
+    in :attr:`dtype`; a mask is ``(H, W)`` bool, True where the pixel is
+    nodata or outside the raster.
+
+    Args:
+        channel_order: 0-based band indices to read, in order (None: every band
+            the source considers image data, e.g. all but an alpha band).
+        transformers: :class:`rv.data.raster_transformer.RasterTransformer`
+            objects applied in order by :meth:`get_chip`.
+    """
+
+    def __init__(self, channel_order: Sequence[int] | None = None, transformers: Sequence[Any] = ()):
+        self._channel_order_arg = None if channel_order is None else [int(c) for c in channel_order]
+        self.transformers = list(transformers)
+
+    # ------------------------------------------------------ to implement
+
+    @property
+    @abstractmethod
+    def extent(self) -> Box:
+        """``Box(0, 0, height, width)`` of the whole raster."""
+
+    @property
+    @abstractmethod
+    def crs_transformer(self) -> CRSTransformer:
+        """Pixel ↔ map transformer of the raster."""
+
+    @property
+    @abstractmethod
+    def num_bands(self) -> int:
+        """Number of bands in the underlying raster (before the channel order)."""
+
+    @property
+    @abstractmethod
+    def raw_dtype(self) -> np.dtype:
+        """dtype of the raster's pixels (before transformers)."""
+
+    @property
+    def nodata(self) -> float | None:
+        """The nodata value in force (given or from the file), or None."""
+        return None
+
+    @property
+    def name(self) -> str:
+        """What to call this source in messages (usually its URI)."""
+        return type(self).__name__
+
+    def _default_channel_order(self) -> list[int]:
+        return list(range(self.num_bands))
+
+    @abstractmethod
+    def _read(self, window: Box, bands: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Read ``window`` (int coordinates, inside the extent) of 0-based ``bands``.
+
+        Returns the chip ``(h, w, len(bands))`` in :attr:`raw_dtype` and a
+        ``(h, w)`` bool nodata mask, or None when no pixel is nodata.
+        """
+
+    # ---------------------------------------------------------- derived
+
+    @property
+    def channel_order(self) -> list[int]:
+        """0-based bands read, in order (validated against the band count)."""
+        order = self._channel_order_arg
+        if order is None:
+            return self._default_channel_order()
+        n = self.num_bands
+        bad = [c for c in order if not 0 <= c < n]
+        if bad:
+            raise DataError(
+                f"channel_order {order} of {self.name} asks for band index {bad[0]}, but the raster "
+                f"has {n} band{'s' if n != 1 else ''} (indices 0-{n - 1}). Channel indices are 0-based; "
+                "fix the channel order."
+            )
+        return order
+
+    @property
+    def crs(self) -> Any:
+        """The raster's CRS (``rasterio.crs.CRS``) or None."""
+        return self.crs_transformer.crs
+
+    @property
+    def transform(self) -> Any:
+        """The raster's affine transform (pixel → map)."""
+        return self.crs_transformer.transform
+
+    @property
+    def num_channels(self) -> int:
+        """Channels of the chips :meth:`get_chip` returns (channel order and transformers applied)."""
+        n = len(self.channel_order)
+        for t in self.transformers:
+            n = t.out_num_channels(n)
+        return n
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the chips :meth:`get_chip` returns (after transformers)."""
+        dt = np.dtype(self.raw_dtype)
+        for t in self.transformers:
+            dt = t.out_dtype(dt)
+        return dt
+
+    # ------------------------------------------------------------ reads
+
+    def get_raw_chip_with_mask(self, window: Box) -> tuple[np.ndarray, np.ndarray]:
+        """``(chip, mask)`` with the channel order applied but no transformers.
+
+        ``window`` is rounded to ints; parts outside the extent are 0 in the
+        chip and True in the mask.
+        """
+        window = _int_window(window)
+        if window.height <= 0 or window.width <= 0:
+            raise ValueError(f"Cannot read the empty window {window} from {self.name}")
+        bands = self.channel_order
+        inside = window.intersection(self.extent)
+        if inside == window:
+            chip, mask = self._read(window, bands)
+            if mask is None:
+                mask = np.zeros(chip.shape[:2], dtype=bool)
+            return chip, mask
+        chip = np.zeros((window.height, window.width, len(bands)), dtype=self.raw_dtype)
+        mask = np.ones((window.height, window.width), dtype=bool)
+        if inside is not None:
+            part, part_mask = self._read(inside, bands)
+            dst = inside.shift(-window.ymin, -window.xmin).to_slices()
+            chip[dst] = part
+            mask[dst] = False if part_mask is None else part_mask
+        return chip, mask
+
+    def get_raw_chip(self, window: Box) -> np.ndarray:
+        """Chip ``(H, W, C)`` with the channel order applied, before transformers."""
+        return self.get_raw_chip_with_mask(window)[0]
+
+    def get_chip_with_mask(self, window: Box) -> tuple[np.ndarray, np.ndarray]:
+        """``(chip, mask)``: the chip after channel order and transformers, and its nodata mask."""
+        chip, mask = self.get_raw_chip_with_mask(window)
+        for t in self.transformers:
+            chip = t.transform(chip, mask)
+        return chip, mask
+
+    def get_chip(self, window: Box) -> np.ndarray:
+        """Chip ``(H, W, C)`` after channel order and transformers."""
+        return self.get_chip_with_mask(window)[0]
+
+    def get_image_array(self) -> np.ndarray:
+        """The whole raster as one chip. Only for small rasters: memory grows with the scene."""
+        return self.get_chip(self.extent)
+
+
+def _int_window(window: Box) -> Box:
+    return Box(
+        int(round(window.ymin)),
+        int(round(window.xmin)),
+        int(round(window.ymax)),
+        int(round(window.xmax)),
+    )

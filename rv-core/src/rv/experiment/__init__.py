@@ -1,0 +1,1 @@
+"""Experiments: scenes, datasets, experiment configs and experiment sets."""

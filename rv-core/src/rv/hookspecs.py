@@ -1,0 +1,233 @@
+"""The hooks a plugin implements.
+
+A plugin is a module (or object) found through the ``rv.plugins`` entry point
+group. It implements any of the functions below, decorated with
+:data:`rv.hookimpl`::
+
+    import rv
+
+    @rv.hookimpl
+    def register_evaluators(register):
+        register("MY_EVALUATOR", MyEvaluatorConfigBuilder)
+
+Registration hooks receive a ``register`` callback so that rv owns the
+key → builder map and reports a key claimed twice (naming both plugins).
+Default providers are *firstresult* hooks: the first plugin that returns a
+value other than ``None`` wins, later plugins are not called.
+
+A module that implements registration hooks imports only ``rv`` and its own
+light config classes; torch, rasterio and boto3 are imported where the work
+runs, so that ``rv --help`` and ``rv plugins list`` stay fast.
+"""
+
+import pluggy
+
+PROJECT_NAME = "rv"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# ---------------------------------------------------------------------------
+# Registration hooks: each receives ``register(key, builder_or_class)``
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def register_tasks(register):
+    """Register task configs.
+
+    Called with ``register(key, builder_class)``; ``builder_class`` is a
+    :class:`rv.config.ConfigBuilder` subclass whose ``config_class`` is a
+    :class:`rv.task.TaskConfig`. Returns nothing.
+    """
+
+
+@hookspec
+def register_backends(register):
+    """Register backend configs (``register(key, builder_class)``).
+
+    The builder's config is a :class:`rv.backend.BackendConfig`. Returns
+    nothing.
+    """
+
+
+@hookspec
+def register_raster_sources(register):
+    """Register raster source configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_raster_transformers(register):
+    """Register raster transformer configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_label_sources(register):
+    """Register label source configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_label_stores(register):
+    """Register label store configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_analyzers(register):
+    """Register analyzer configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_augmentors(register):
+    """Register augmentor configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_evaluators(register):
+    """Register evaluator configs (``register(key, builder_class)``).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_runners(register):
+    """Register experiment runners (``register(key, runner_class)``).
+
+    ``runner_class`` is a :class:`rv.runner.Runner` subclass, or a string
+    ``"module:Class"`` imported only when the runner is used. Returns nothing.
+    """
+
+
+@hookspec
+def register_file_systems(register):
+    """Register file systems (``register(protocol, factory)``).
+
+    ``protocol`` is a URI scheme such as ``"s3"``; ``factory(uri, mode)``
+    returns an :class:`fsspec.AbstractFileSystem` able to open ``uri`` in
+    ``mode`` (``"r"`` or ``"w"``). Returns nothing.
+    """
+
+
+@hookspec
+def register_model_defaults(register):
+    """Register model defaults (``register(key, defaults)``).
+
+    ``defaults`` maps a backend key to a dict of backend options (encoder
+    name, batch size, learning rate, ...), as in the JSON file that
+    ``RV_MODEL_DEFAULTS_URI`` may name. Returns nothing.
+    """
+
+
+@hookspec
+def register_commands(app):
+    """Add subcommands to the ``rv`` command line.
+
+    Called with the root :class:`typer.Typer` app; add commands with
+    ``@app.command()`` or ``app.add_typer(...)``. Import heavy libraries
+    inside the command functions. Returns nothing.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Default providers: firstresult, stop at the first non-None result
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def default_raster_source(uri):
+    """Pick a raster source for ``uri`` (``with_raster_source("x.tif")``).
+
+    Returns a :class:`rv.config.ConfigBuilder` of a raster source, or
+    ``None`` when this plugin does not handle ``uri``. Stops at the first
+    non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def default_label_source(task_type, uri):
+    """Pick a label source for ``uri`` and the task key ``task_type``.
+
+    Returns a label source :class:`rv.config.ConfigBuilder`, or ``None``.
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def default_label_store(task_type):
+    """Pick the label store of the task key ``task_type``.
+
+    Returns a label store :class:`rv.config.ConfigBuilder`, or ``None``.
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def default_evaluator(task_type):
+    """Pick the evaluator of the task key ``task_type``.
+
+    Returns an evaluator :class:`rv.config.ConfigBuilder`, or ``None``.
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def file_system_for(uri, mode):
+    """Pick the file system that handles ``uri`` in ``mode`` (``"r"``/``"w"``).
+
+    Returns an :class:`fsspec.AbstractFileSystem`, or ``None`` when this
+    plugin does not handle the URI. Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def read_aoi(uris, crs_transformer, extent):
+    """Read AOI polygons from ``uris`` (a list of vector files in any CRS).
+
+    ``crs_transformer`` is the scene's :class:`rv.core.crs_transformer.CRSTransformer`
+    and ``extent`` its pixel :class:`rv.core.box.Box`. Returns a list of shapely
+    polygons in the scene's *pixel* coordinates, or ``None`` when this plugin
+    does not read these files (rv-geojson reads GeoJSON). Stops at the first
+    non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def gdal_env_for(uri):
+    """A context manager under which GDAL opens ``uri`` in place (credentials, endpoint).
+
+    Raster sources read remote files window by window through GDAL
+    (``/vsis3/``, ``/vsicurl/``); the plugin that owns the scheme says how
+    GDAL must be configured, e.g. ``rasterio.Env(session=AWSSession(...),
+    AWS_S3_ENDPOINT=...)``. Returns the context manager, or ``None`` when this
+    plugin does not handle ``uri``. Stops at the first non-None result.
+    """
+
+
+@hookspec
+def check_access(uris, mode):
+    """Check, before any command runs, that ``uris`` can be read (``mode="r"``) or written (``"w"``).
+
+    Each plugin checks the URIs of the schemes it handles and ignores the
+    rest; it raises :class:`rv.errors.FileSystemError` with a message naming
+    the URI, what is wrong (missing credentials, missing bucket, access
+    denied) and the fix. Returns nothing.
+    """

@@ -1,0 +1,76 @@
+"""String keys of the first-party plugins.
+
+Keys are plain strings so that a config file stays readable and a third-party
+plugin can register its own without touching rv. The constants are exported
+from :mod:`rv`.
+"""
+
+#: Pixel value for "no label here" in segmentation arrays and rasters (nodata, outside the AOI).
+IGNORE_CLASS_ID = 255
+
+# Tasks
+CHIP_CLASSIFICATION = "CHIP_CLASSIFICATION"
+OBJECT_DETECTION = "OBJECT_DETECTION"
+SEMANTIC_SEGMENTATION = "SEMANTIC_SEGMENTATION"
+
+# Raster sources
+GEOTIFF_SOURCE = "GEOTIFF_SOURCE"
+IMAGE_SOURCE = "IMAGE_SOURCE"
+GEOJSON_SOURCE = "GEOJSON_SOURCE"
+
+# Label sources and stores
+CHIP_CLASSIFICATION_GEOJSON = "CHIP_CLASSIFICATION_GEOJSON"
+OBJECT_DETECTION_GEOJSON = "OBJECT_DETECTION_GEOJSON"
+SEMANTIC_SEGMENTATION_RASTER = "SEMANTIC_SEGMENTATION_RASTER"
+
+# Raster transformers, augmentors, analyzers
+STATS_TRANSFORMER = "STATS_TRANSFORMER"
+NODATA_AUGMENTOR = "NODATA_AUGMENTOR"
+STATS_ANALYZER = "STATS_ANALYZER"
+
+# Evaluators
+CHIP_CLASSIFICATION_EVALUATOR = "CHIP_CLASSIFICATION_EVALUATOR"
+OBJECT_DETECTION_EVALUATOR = "OBJECT_DETECTION_EVALUATOR"
+SEMANTIC_SEGMENTATION_EVALUATOR = "SEMANTIC_SEGMENTATION_EVALUATOR"
+
+# Backends
+PYTORCH_CHIP_CLASSIFICATION = "PYTORCH_CHIP_CLASSIFICATION"
+PYTORCH_OBJECT_DETECTION = "PYTORCH_OBJECT_DETECTION"
+PYTORCH_SEMANTIC_SEGMENTATION = "PYTORCH_SEMANTIC_SEGMENTATION"
+
+# Model defaults
+RESNET18 = "RESNET18"
+RESNET50 = "RESNET50"
+EFFICIENTNET_B0 = "EFFICIENTNET_B0"
+MOBILENETV3_LARGE = "MOBILENETV3_LARGE"
+
+# Commands
+ANALYZE = "ANALYZE"
+CHIP = "CHIP"
+TRAIN = "TRAIN"
+PREDICT = "PREDICT"
+EVAL = "EVAL"
+BUNDLE = "BUNDLE"
+
+ALL_COMMANDS = (ANALYZE, CHIP, TRAIN, PREDICT, EVAL, BUNDLE)
+
+# Runners
+LOCAL = "local"
+AWS_BATCH = "aws_batch"
+
+# Which distribution provides which first-party key, so that an unknown key
+# can name the package to install.
+FIRST_PARTY_PROVIDERS = {
+    GEOJSON_SOURCE: "rv-geojson",
+    CHIP_CLASSIFICATION_GEOJSON: "rv-geojson",
+    OBJECT_DETECTION_GEOJSON: "rv-geojson",
+    PYTORCH_CHIP_CLASSIFICATION: "rv-pytorch",
+    PYTORCH_OBJECT_DETECTION: "rv-pytorch",
+    PYTORCH_SEMANTIC_SEGMENTATION: "rv-pytorch",
+    RESNET18: "rv-pytorch",
+    RESNET50: "rv-pytorch",
+    EFFICIENTNET_B0: "rv-pytorch",
+    MOBILENETV3_LARGE: "rv-pytorch",
+    AWS_BATCH: "rv-aws",
+    "s3": "rv-aws",
+}

@@ -1,0 +1,145 @@
+"""rv.Predictor: predict on new imagery with a model bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import attrs
+
+from rv import file_utils
+from rv.errors import ConfigError, DataError
+
+
+def upgrade_manifest(manifest: dict, source: str) -> dict:
+    """Lift a manifest of an older bundle format to the current one."""
+    from rv.command.bundle import BUNDLE_FORMAT_VERSION
+
+    version = int(manifest.get("format_version", 1))
+    if version > BUNDLE_FORMAT_VERSION:
+        raise ConfigError(
+            f"{source} is a bundle of format {version}, newer than this rv reads ({BUNDLE_FORMAT_VERSION}): upgrade rv."
+        )
+    return manifest
+
+
+class Predictor:
+    """Load a model bundle and predict on images, georeferenced in and out.
+
+    Args:
+        bundle_uri: ``model-bundle.zip`` (local, http(s), s3).
+        tmp_dir: where the bundle is unpacked (default: a new temporary directory).
+        update_stats: recompute the statistics on each image instead of using the bundle's.
+        channel_order: bands of the new image to use (default: the bundle's).
+    """
+
+    def __init__(self, bundle_uri: str, tmp_dir: str | None = None, update_stats: bool = False, channel_order=None):
+        self.bundle_uri = str(bundle_uri)
+        self._tmp = None
+        if tmp_dir is None:
+            from rv.settings import tmp_dir as default_tmp
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="rv-predictor-", dir=default_tmp())
+            tmp_dir = self._tmp.name
+        self.tmp_dir = str(tmp_dir)
+        self.update_stats = update_stats
+        self.channel_order = None if channel_order is None else tuple(int(c) for c in channel_order)
+        self.bundle_dir = os.path.join(self.tmp_dir, "bundle")
+        self.backend = None
+        self._unpack()
+
+    def _unpack(self) -> None:
+        from rv.command.command_config import BundleCommandConfig
+        from rv.serialization import config_from_json
+
+        local = file_utils.download_if_needed(self.bundle_uri, self.tmp_dir)
+        try:
+            with zipfile.ZipFile(local) as zf:
+                zf.extractall(self.bundle_dir)
+        except zipfile.BadZipFile as e:
+            raise DataError(f"{self.bundle_uri} is not a model bundle (not a zip file: {e}); pass the model-bundle.zip that BUNDLE wrote.") from e
+        manifest_path = os.path.join(self.bundle_dir, "manifest.json")
+        if not os.path.exists(manifest_path):
+            raise DataError(f"{self.bundle_uri} has no manifest.json, so it is not an rv model bundle.")
+        with open(manifest_path) as f:
+            self.manifest = upgrade_manifest(json.load(f), self.bundle_uri)
+        with open(os.path.join(self.bundle_dir, "bundle-config.json")) as f:
+            self.config = config_from_json(f.read(), BundleCommandConfig, source=f"{self.bundle_uri}:bundle-config.json")
+
+    def load_model(self) -> None:
+        """Create the backend and load the bundled weights (done on first predict otherwise)."""
+        if self.backend is None:
+            self.backend = self.config.backend.create(self.config.task, self.tmp_dir)
+            self.backend.load_model(self.bundle_dir, self.tmp_dir)
+
+    def scene_config(self, image_uri: str, label_uri: str | None) -> Any:
+        """The scene config that predicting ``image_uri`` uses (what --export-config writes)."""
+        from rv.plugins import get_plugin_manager
+
+        template = self.config.scene.raster_source
+        changes: dict[str, Any] = {}
+        fields = attrs.fields_dict(type(template))
+        if "uris" in fields:
+            changes["uris"] = (image_uri,)
+        elif "uri" in fields:
+            changes["uri"] = image_uri
+        if self.channel_order is not None:
+            changes["channel_order"] = self.channel_order
+        stats_uri = os.path.join(self.bundle_dir, "stats.json")
+        if self.update_stats:
+            stats_uri = self._compute_stats(attrs.evolve(template, transformers=(), **changes))
+        changes["transformers"] = tuple(
+            attrs.evolve(t, stats_uri=stats_uri) if t.needs_stats() else t for t in template.transformers
+        )
+        raster_source = attrs.evolve(template, **changes)
+        task_type = self.config.task.key
+        store = get_plugin_manager().hook.default_label_store(task_type=task_type)
+        if store is None:
+            raise ConfigError(f"No label store is installed for {task_type}; install the plugin providing it.")
+        store = store.build()
+        if label_uri is not None:
+            store = attrs.evolve(store, uri=label_uri)
+        return attrs.evolve(self.config.scene, id=os.path.splitext(os.path.basename(image_uri))[0] or "scene",
+                            raster_source=raster_source, label_source=None, label_store=store, aoi_uris=())
+
+    def _compute_stats(self, rs_config) -> str:
+        from rv.analyzer.stats_analyzer import StatsAnalyzer
+
+        stats = StatsAnalyzer(sample_prob=1.0).process([rs_config.create(self.tmp_dir)])
+        path = os.path.join(self.tmp_dir, "image-stats.json")
+        stats.save(path)
+        return path
+
+    def _check_contract(self, raster_source, image_uri: str) -> None:
+        m = self.manifest
+        want_channels = m.get("num_channels")
+        if want_channels is not None and raster_source.num_channels != want_channels:
+            raise DataError(
+                f"{image_uri} gives {raster_source.num_channels} channel(s) (bands {raster_source.channel_order}), but "
+                f"the bundle {self.bundle_uri} expects {want_channels} (channel order {m.get('channel_order')} of a "
+                f"{m.get('num_bands')}-band {m.get('dtype')} image). Pass --channel-order to pick {want_channels} bands."
+            )
+        dtype = m.get("dtype")
+        if dtype and str(raster_source.raw_dtype) != dtype and not m.get("transformers"):
+            raise DataError(
+                f"{image_uri} is {raster_source.raw_dtype}, but the bundle {self.bundle_uri} was trained on {dtype} "
+                f"imagery without a stats transformer; convert the image to {dtype}."
+            )
+
+    def predict(self, image_uri: str, label_uri: str | None = None, config_uri: str | None = None):
+        """Predict on ``image_uri``; write to ``label_uri`` when given; return the labels."""
+        from rv.serialization import config_to_json
+
+        scene_config = self.scene_config(image_uri, label_uri)
+        if config_uri:
+            file_utils.write_text(config_uri, config_to_json(scene_config))
+        scene = scene_config.create(self.config.task, self.tmp_dir, with_labels=False, with_store=label_uri is not None)
+        self._check_contract(scene.raster_source, image_uri)
+        self.load_model()
+        labels = self.backend.predict_scene(scene, self.tmp_dir)
+        if labels is None and scene.label_store is not None:
+            labels = scene.label_store.get_labels()
+        return labels

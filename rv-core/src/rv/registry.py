@@ -1,0 +1,231 @@
+"""The registry: one key → builder map per group, filled by plugins.
+
+Plugins fill it through the registration hooks (``register_tasks(register)``
+and friends). A key claimed twice is a :class:`~rv.errors.PluginError` naming
+both plugins; an unknown key is a :class:`~rv.errors.ConfigError` listing the
+group's keys and the closest match, or naming the package that provides a
+known first-party key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import attrs
+
+from rv.errors import ConfigError, PluginError
+from rv.keys import FIRST_PARTY_PROVIDERS
+
+#: registry group → registration hook name
+GROUP_HOOKS = {
+    "tasks": "register_tasks",
+    "backends": "register_backends",
+    "raster_sources": "register_raster_sources",
+    "raster_transformers": "register_raster_transformers",
+    "label_sources": "register_label_sources",
+    "label_stores": "register_label_stores",
+    "analyzers": "register_analyzers",
+    "augmentors": "register_augmentors",
+    "evaluators": "register_evaluators",
+    "runners": "register_runners",
+    "file_systems": "register_file_systems",
+    "model_defaults": "register_model_defaults",
+}
+
+#: groups whose values are config builders (the others hold runners, factories, dicts)
+CONFIG_GROUPS = (
+    "tasks",
+    "backends",
+    "raster_sources",
+    "raster_transformers",
+    "label_sources",
+    "label_stores",
+    "analyzers",
+    "augmentors",
+    "evaluators",
+)
+
+#: Raster Vision 0.8 group names, accepted by the legacy plugin registry
+LEGACY_GROUPS = {
+    "TASK": "tasks",
+    "BACKEND": "backends",
+    "RASTER_SOURCE": "raster_sources",
+    "RASTER_TRANSFORMER": "raster_transformers",
+    "LABEL_SOURCE": "label_sources",
+    "LABEL_STORE": "label_stores",
+    "ANALYZER": "analyzers",
+    "AUGMENTOR": "augmentors",
+    "EVALUATOR": "evaluators",
+}
+
+_SINGULAR = {
+    "tasks": "task",
+    "backends": "backend",
+    "raster_sources": "raster source",
+    "raster_transformers": "raster transformer",
+    "label_sources": "label source",
+    "label_stores": "label store",
+    "analyzers": "analyzer",
+    "augmentors": "augmentor",
+    "evaluators": "evaluator",
+    "runners": "runner",
+    "file_systems": "file system",
+    "model_defaults": "model defaults",
+}
+
+
+@attrs.frozen
+class Registration:
+    """One registered key: what it maps to and which plugin registered it."""
+
+    group: str
+    key: str
+    value: Any
+    plugin: str
+    distribution: str | None = None
+
+
+def normalize_group(group: str) -> str:
+    if group in GROUP_HOOKS:
+        return group
+    if group in LEGACY_GROUPS:
+        return LEGACY_GROUPS[group]
+    raise PluginError(
+        f"Unknown registry group {group!r}; use one of {', '.join(GROUP_HOOKS)} "
+        f"(or the Raster Vision names {', '.join(LEGACY_GROUPS)})."
+    )
+
+
+class Registry:
+    """Key → builder maps per group, and the reverse map config class → key."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Registration]] = {g: {} for g in GROUP_HOOKS}
+        self._config_classes: dict[type, tuple[str, str]] = {}
+
+    # -- filling ------------------------------------------------------------
+    def register(
+        self, group: str, key: str, value: Any, plugin: str, distribution: str | None = None
+    ) -> None:
+        """Record ``key`` in ``group``; a key registered twice is a PluginError."""
+        group = normalize_group(group)
+        if not isinstance(key, str) or not key:
+            raise PluginError(f"Plugin {plugin!r} registered a {_SINGULAR[group]} with key {key!r}: keys are non-empty strings.")
+        existing = self._entries[group].get(key)
+        if existing is not None:
+            raise PluginError(
+                f"The {_SINGULAR[group]} key {key!r} is registered twice: by plugin "
+                f"{_who(existing.plugin, existing.distribution)} and by plugin "
+                f"{_who(plugin, distribution)}. Uninstall one of them, or disable one with "
+                f"RV_LOAD_PLUGINS=<the plugins to keep>."
+            )
+        if group in CONFIG_GROUPS:
+            value = _as_builder_class(value, group, key, plugin)
+            config_cls = value.config_class
+            if config_cls in self._config_classes:
+                g, k = self._config_classes[config_cls]
+                raise PluginError(
+                    f"Plugin {_who(plugin, distribution)} registered config class {config_cls.__name__} "
+                    f"as {key!r}, but it is already registered as {k!r} ({g}). Each key needs its own config class."
+                )
+            self._config_classes[config_cls] = (group, key)
+        self._entries[group][key] = Registration(group, key, value, plugin, distribution)
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget every key a plugin registered (used when its registration fails)."""
+        for group, entries in self._entries.items():
+            for key in [k for k, r in entries.items() if r.plugin == plugin]:
+                reg = entries.pop(key)
+                if group in CONFIG_GROUPS:
+                    self._config_classes.pop(reg.value.config_class, None)
+
+    # -- reading ------------------------------------------------------------
+    def keys(self, group: str) -> list[str]:
+        return list(self._entries[normalize_group(group)])
+
+    def registrations(self, group: str | None = None) -> list[Registration]:
+        groups = [normalize_group(group)] if group else list(self._entries)
+        return [r for g in groups for r in self._entries[g].values()]
+
+    def get_registration(self, group: str, key: str) -> Registration:
+        group = normalize_group(group)
+        try:
+            return self._entries[group][key]
+        except KeyError:
+            raise ConfigError(self.unknown_key_message(group, key)) from None
+
+    def get(self, group: str, key: str) -> Any:
+        return self.get_registration(group, key).value
+
+    def get_builder(self, group: str, key: str):
+        return self.get(group, key)
+
+    def has(self, group: str, key: str) -> bool:
+        return key in self._entries[normalize_group(group)]
+
+    def key_of(self, config_cls: type) -> tuple[str, str] | None:
+        return self._config_classes.get(config_cls)
+
+    def builder_for_config_class(self, config_cls: type):
+        found = self._config_classes.get(config_cls)
+        if found is None:
+            return None
+        return self._entries[found[0]][found[1]].value
+
+    def config_class(self, group: str, key: str) -> type:
+        return self.get_builder(group, key).config_class
+
+    def provided_by(self, plugin: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for reg in self.registrations():
+            if reg.plugin == plugin:
+                out.setdefault(reg.group, []).append(reg.key)
+        return out
+
+    def unknown_key_message(self, group: str, key: str) -> str:
+        group = normalize_group(group)
+        known = sorted(self._entries[group])
+        what = _SINGULAR[group]
+        provider = FIRST_PARTY_PROVIDERS.get(key)
+        if provider:
+            return (
+                f"Unknown {what} key {key!r}: it is provided by the {provider} package, "
+                f"which is not installed (or failed to load: see `rv plugins list`). "
+                f"Install it with: pip install {provider}"
+            )
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"Unknown {what} key {key!r}.{hint} Known {what} keys: "
+            f"{', '.join(known) if known else '(none registered)'}. "
+            f"A key from a third-party plugin needs that plugin installed (see `rv plugins list`)."
+        )
+
+
+def _who(plugin: str, distribution: str | None) -> str:
+    return f"{plugin!r} ({distribution})" if distribution and distribution != plugin else f"{plugin!r}"
+
+
+def _as_builder_class(value: Any, group: str, key: str, plugin: str):
+    from rv.config import Config, ConfigBuilder, GenericBuilder
+
+    if isinstance(value, type) and issubclass(value, ConfigBuilder):
+        if value.config_class is Config:
+            raise PluginError(f"Plugin {plugin!r} registered builder {value.__name__} for {key!r} without a config_class.")
+        return value
+    if isinstance(value, type) and issubclass(value, Config):
+        if value.builder_class is not None and value.builder_class.config_class is value:
+            return value.builder_class
+        return GenericBuilder.for_class(value)
+    raise PluginError(
+        f"Plugin {plugin!r} registered {value!r} as {_SINGULAR[group]} {key!r}; "
+        f"register a ConfigBuilder or Config subclass."
+    )
+
+
+def get_registry() -> Registry:
+    """The registry of the active plugin manager (loading plugins on first use)."""
+    from rv.plugins import get_plugin_manager
+
+    return get_plugin_manager().rv_registry

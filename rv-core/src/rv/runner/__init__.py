@@ -1,0 +1,1 @@
+"""Runners execute the command graph: ``local`` here, others through plugins."""

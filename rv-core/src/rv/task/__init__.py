@@ -1,0 +1,1 @@
+"""Tasks: what is predicted (chip classes, boxes, per-pixel classes)."""

@@ -1,0 +1,66 @@
+"""Object detection: windowing and labels for CHIP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rv.core.box import Box, ioa_matrix
+from rv.task.task import Task
+
+
+class ObjectDetection(Task):
+    """Chips are windows with the boxes that lie (mostly) inside them."""
+
+    def get_train_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+        opts = self.config.chip_options
+        extent = scene.extent
+        size = self.chip_size
+        method = opts.window_method
+        if method == "image":
+            return [extent]
+        if method == "sliding":
+            return self.windows_in_aoi(scene, extent.get_windows(size, size, padding="shift"))
+        labels = scene.label_source.get_labels()
+        if scene.aoi_polygons is not None:
+            labels = labels.filter_by_aoi(scene.aoi_polygons)
+        boxes = [Box(*b) for b in np.asarray(labels.boxes)]
+        if method == "label":
+            buf = opts.label_buffer
+            return [b.buffer(buf).clip(extent) for b in boxes]
+        # "chip": a random square around each box, plus negative windows
+        pos: list[Box] = []
+        for b in boxes:
+            if b.height > size or b.width > size:
+                pos.append(Box(b.ymin, b.xmin, b.ymin + size, b.xmin + size))
+            else:
+                pos.append(b.make_random_square_container(size, rng))
+        neg: list[Box] = []
+        n_neg = int(round(opts.neg_ratio * len(pos)))
+        all_boxes = np.asarray(labels.boxes, dtype=float).reshape(-1, 4)
+        attempts = 0
+        if extent.height >= size and extent.width >= size:
+            while len(neg) < n_neg and attempts < n_neg * 20 + 20:
+                attempts += 1
+                w = extent.make_random_square(size, rng)
+                if scene.aoi_polygons is not None and not scene.window_in_aoi(w, mode="within"):
+                    continue
+                if len(all_boxes) and (ioa_matrix(all_boxes, w.to_array()[None]) > 0).any():
+                    continue
+                neg.append(w)
+        return pos + neg
+
+    def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
+        opts = self.config.chip_options
+        labels = scene.label_source.get_labels(window)
+        if scene.aoi_polygons is not None:
+            labels = labels.filter_by_aoi(scene.aoi_polygons)
+        labels = labels.get_overlapping(window, ioa_thresh=opts.ioa_thresh, clip=True).to_local(window)
+        return {
+            "boxes": np.asarray(labels.boxes, dtype=np.float32).reshape(-1, 4),
+            "class_ids": np.asarray(labels.class_ids, dtype=np.int64),
+        }
+
+    def is_negative(self, labels: dict[str, np.ndarray]) -> bool:
+        return len(labels["class_ids"]) == 0

@@ -1,0 +1,71 @@
+"""SEMANTIC_SEGMENTATION: a class per pixel."""
+
+from __future__ import annotations
+
+import attrs
+
+from rv.config import Config, field
+from rv.errors import ConfigError
+from rv.task.task_config import TaskConfig, TaskConfigBuilder
+
+WINDOW_METHODS = ("random_sample", "sliding")
+
+
+@attrs.frozen
+class SemanticSegmentationChipOptions(Config):
+    """Chip options of semantic segmentation (Raster Vision's, same meaning)."""
+
+    window_method: str = field(default="random_sample", doc="'random_sample' or 'sliding'")
+    target_classes: tuple[int, ...] | None = field(
+        default=None, doc="class ids that make a chip 'positive' (default: all but background)"
+    )
+    debug_chip_probability: float = field(default=0.25, doc="share of chips written as debug PNGs")
+    negative_survival_probability: float = field(
+        default=1.0, doc="probability of keeping a chip with fewer target pixels than target_count_threshold"
+    )
+    chips_per_scene: int = field(default=1000, doc="chips sampled per scene (random_sample)")
+    target_count_threshold: int = field(default=1000, doc="target pixels a chip needs to count as positive")
+    stride: int | None = field(default=None, doc="window stride for 'sliding' (default: chip size)")
+
+    def validate(self) -> None:
+        if self.window_method not in WINDOW_METHODS:
+            raise ConfigError(f"window_method {self.window_method!r} is not one of {WINDOW_METHODS}.")
+        if not 0.0 <= self.negative_survival_probability <= 1.0:
+            raise ConfigError("negative_survival_probability must lie in [0, 1].")
+
+
+@attrs.frozen
+class SemanticSegmentationPredictOptions(Config):
+    """Prediction options of semantic segmentation."""
+
+    stride: int | None = field(default=None, doc="window stride (default: half the chip size; overlaps are averaged)")
+
+
+@attrs.frozen
+class SemanticSegmentationConfig(TaskConfig):
+    """Predict a class for every pixel."""
+
+    chip_options_class = SemanticSegmentationChipOptions
+    predict_options_class = SemanticSegmentationPredictOptions
+
+    chip_options: SemanticSegmentationChipOptions = field(
+        factory=SemanticSegmentationChipOptions, doc="chip options"
+    )
+    predict_options: SemanticSegmentationPredictOptions = field(
+        factory=SemanticSegmentationPredictOptions, doc="prediction options"
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        self.chip_options.validate()
+
+    def create(self):
+        from rv.task.semantic_segmentation import SemanticSegmentation
+
+        return SemanticSegmentation(self)
+
+
+class SemanticSegmentationConfigBuilder(TaskConfigBuilder):
+    """Builder of :class:`SemanticSegmentationConfig`."""
+
+    config_class = SemanticSegmentationConfig

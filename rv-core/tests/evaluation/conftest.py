@@ -1,0 +1,31 @@
+"""Fixtures of the evaluation tests: shared data and class maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rv.core.class_map import ClassMap
+
+# rv-core/tests/evaluation/conftest.py -> /work/main -> /work/shared/data
+DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared real-data directory (/work/shared/data)."""
+    assert DATA_DIR.is_dir(), DATA_DIR
+    return DATA_DIR
+
+
+@pytest.fixture
+def landcover_class_map() -> ClassMap:
+    """The four classes of ``landcover/s2_aberystwyth_tile4_labels.tif``."""
+    return ClassMap.from_spec({"forest": 1, "grass": 2, "urban": 3, "water": 4})
+
+
+@pytest.fixture
+def three_classes() -> ClassMap:
+    """Classes 0 background, 1 building, 2 road (ids not starting at 1 on purpose)."""
+    return ClassMap.from_spec({"background": 0, "building": 1, "road": 2}, background_class_id=0)

@@ -1,0 +1,181 @@
+"""A raster source that rasterizes GeoJSON labels window by window (segmentation ground truth).
+
+The GeoJSON is read once into pixel space and indexed; each
+:meth:`GeoJSONRasterSource.get_chip` call asks the STRtree for the few
+polygons near the window and burns only those with
+``rasterio.features.rasterize`` into a ``(H, W, 1)`` uint8 chip of class
+ids. Nothing scene-sized is ever allocated, so it keeps up with the image
+reads in CHIP's loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from rasterio.features import rasterize
+
+from rv.core.box import Box
+from rv.core.class_map import IGNORE_CLASS_ID
+from rv.data.raster_source.raster_source import RasterSource
+from rv.errors import ConfigError
+from rv_geojson.geojson_reader import ClassResolver, read_pixel_features
+from rv_geojson.vector_index import VectorIndex
+
+#: Features whose rasterize input :class:`GeoJSONRasterSource` keeps ready (a few MB at most).
+_SHAPE_MEMO_SIZE = 4096
+
+
+def _int_window(window: Box) -> Box:
+    """The window with coordinates rounded to ints, as the image sources read it."""
+    return Box(*(int(round(v)) for v in window.to_tuple()))
+
+
+class GeoJSONRasterSource(RasterSource):
+    """Class-id raster of a scene drawn from GeoJSON polygons, lines and points.
+
+    Chips are ``(H, W, 1)`` uint8: the class id under each pixel (later
+    features in the file drawn over earlier ones), ``background_class_id``
+    where no feature is, and 255 (:data:`rv.core.class_map.IGNORE_CLASS_ID`,
+    mask True) outside the scene extent. Without a background class,
+    unlabelled pixels are 255 too: they are ignored, not called background.
+
+    Args:
+        uri: the GeoJSON file (any CRS; RFC 7946 WGS84 unless a ``crs`` member says otherwise).
+        class_map: the experiment's :class:`rv.core.class_map.ClassMap`.
+        crs_transformer: the image raster's :class:`rv.core.crs_transformer.CRSTransformer`.
+        extent: the image raster's pixel extent (:class:`rv.core.box.Box`).
+        background_class_id: class of pixels no feature covers (default: the class map's).
+        line_buffer: pixels to buffer lines by on each side (number or class id → number; None drops lines).
+        point_radius: radius in pixels of the disc drawn for a point (number or class id → number).
+        all_touched: burn every pixel a polygon touches, not only those whose center is inside.
+        class_id_property, class_name_property, property_name, property_mapping,
+        default_class_id: how each feature's class is found (see
+            :class:`rv_geojson.geojson_reader.ClassResolver`).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        class_map: Any,
+        crs_transformer: Any,
+        extent: Box,
+        background_class_id: int | None = None,
+        line_buffer: float | Mapping[int, float] | None = 15,
+        point_radius: float | Mapping[int, float] | None = 15,
+        all_touched: bool = False,
+        class_id_property: str | None = "class_id",
+        class_name_property: str | None = "class_name",
+        property_name: str | None = None,
+        property_mapping: Mapping[Any, Any] | None = None,
+        default_class_id: int | None = None,
+    ):
+        super().__init__()
+        self.uri = str(uri)
+        self.class_map = class_map
+        self._crs_transformer = crs_transformer
+        self._extent = extent
+        self.background_class_id = (
+            background_class_id if background_class_id is not None else class_map.background_class_id
+        )
+        if self.background_class_id is not None and self.background_class_id not in class_map.ids:
+            raise ConfigError(
+                f"background_class_id {self.background_class_id} for {self.uri} is not in the class map "
+                f"(ids: {class_map.ids}); give one of its ids."
+            )
+        self.fill_value = IGNORE_CLASS_ID if self.background_class_id is None else int(self.background_class_id)
+        self.all_touched = all_touched
+        resolver = ClassResolver(
+            class_map, class_id_property, class_name_property, property_name, property_mapping, default_class_id
+        )
+        features = read_pixel_features(
+            self.uri, crs_transformer, resolver, line_buffer=line_buffer, point_radius=point_radius
+        )
+        self.index = VectorIndex(features, extent)
+        self._values = self.index.class_ids.astype(np.int64).tolist()
+        # (GeoJSON-like geometry, value) pairs for rasterize, by feature index. rasterize reads
+        # ``__geo_interface__`` (a Python copy of the coordinates) of every shapely geometry it is
+        # given, ~20 µs each, so each pair is made once and memoised; neighbouring windows (read
+        # in order) share features. The memo is bounded, so its memory does not grow with the file.
+        self._shape_memo: dict[int, tuple[dict, int]] = {}
+
+    # --------------------------------------------------------- metadata
+
+    @property
+    def extent(self) -> Box:
+        """The image raster's extent."""
+        return self._extent
+
+    @property
+    def crs_transformer(self) -> Any:
+        """The image raster's transformer (labels live on its grid)."""
+        return self._crs_transformer
+
+    @property
+    def num_bands(self) -> int:
+        """One band of class ids."""
+        return 1
+
+    @property
+    def raw_dtype(self) -> np.dtype:
+        """uint8 class ids."""
+        return np.dtype(np.uint8)
+
+    @property
+    def name(self) -> str:
+        """The GeoJSON URI."""
+        return self.uri
+
+    # ------------------------------------------------------------ reads
+
+    def rasterize_window(self, window: Box) -> np.ndarray:
+        """``(H, W)`` uint8 class ids of the labels in an integer ``window`` (outside the extent too)."""
+        height, width = int(window.height), int(window.width)
+        # Bounding-box candidates are enough: rasterize burns only what lies in the window.
+        idx = np.sort(self.index.tree.query(window.to_shapely()))
+        if not len(idx):
+            return np.full((height, width), self.fill_value, dtype=np.uint8)
+        shapes = [self._shape(i) for i in idx.tolist()]
+        # The "map" frame here is scene pixels: pixel (col, row) of the window
+        # is scene (xmin + col, ymin + row).
+        return rasterize(
+            shapes,
+            out_shape=(height, width),
+            transform=Affine.translation(window.xmin, window.ymin),
+            fill=self.fill_value,
+            all_touched=self.all_touched,
+            dtype=np.uint8,
+        )
+
+    def _shape(self, i: int) -> tuple[dict, int]:
+        """The ``(geometry mapping, class id)`` pair of feature ``i``, from the memo when there."""
+        shape = self._shape_memo.get(i)
+        if shape is None:
+            if len(self._shape_memo) >= _SHAPE_MEMO_SIZE:
+                self._shape_memo.clear()
+            shape = self._shape_memo[i] = (self.index.geoms[i].__geo_interface__, self._values[i])
+        return shape
+
+    def _read(self, window: Box, bands: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.rasterize_window(window)[:, :, None], None
+
+    def get_raw_chip_with_mask(self, window: Box) -> tuple[np.ndarray, np.ndarray]:
+        """``(chip, mask)``: labels ``(H, W, 1)``; outside the extent 255 (ignore) and mask True.
+
+        Unlike image sources, pixels outside the scene are not 0 — 0 may be a
+        class — but the ignore id.
+        """
+        window = _int_window(window)
+        if window.height <= 0 or window.width <= 0:
+            raise ValueError(f"Cannot read the empty window {window} from {self.name}")
+        labels = self.rasterize_window(window)
+        mask = np.zeros(labels.shape, dtype=bool)
+        inside = window.intersection(self.extent)
+        if inside != window:
+            mask[:] = True
+            if inside is not None:
+                mask[inside.shift(-window.ymin, -window.xmin).to_slices()] = False
+            labels[mask] = IGNORE_CLASS_ID
+        return labels[:, :, None], mask

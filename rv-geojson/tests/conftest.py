@@ -1,0 +1,39 @@
+"""Shared helpers for rv-geojson's tests: the real sample data in ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from rv.core.box import Box
+from rv.core.class_map import ClassMap
+from rv.core.crs_transformer import CRSTransformer
+
+# <repo>/rv-geojson/tests/conftest.py -> <repo>/../shared/data
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def scene_grid(tif: Path) -> tuple[CRSTransformer, Box]:
+    """``(crs_transformer, extent)`` of a GeoTIFF, as a raster source would give them."""
+    with rasterio.open(tif) as ds:
+        return CRSTransformer.from_dataset(ds), Box(0, 0, ds.height, ds.width)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"sample data not found at {DATA_DIR}")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def building_class_map() -> ClassMap:
+    """Background 0, building 1 (the Kampala and Atlanta footprints have no class property)."""
+    return ClassMap.from_spec({"background": 0, "building": 1}, background_class_id=0)
+
+
+@pytest.fixture(scope="session")
+def kampala_geojson(data_dir: Path) -> Path:
+    return data_dir / "buildings" / "kampala_buildings.geojson"

@@ -1,0 +1,112 @@
+"""The rasterizing GeoJSON raster source against GDAL's own reprojection and rasterization."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.warp import transform_geom
+
+from rv.core.box import Box
+from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
+from rv_geojson.geojson_raster_source import GeoJSONRasterSource
+from rv_geojson.geojson_reader import GeoJSONWarning
+from rv_geojson.testing import scene_grid
+
+
+def _mosaic(source: GeoJSONRasterSource, size: int = 256) -> np.ndarray:
+    """The whole scene assembled from window reads, as CHIP would see it."""
+    extent = source.extent
+    out = np.full((int(extent.height), int(extent.width)), 254, dtype=np.uint8)
+    for window in extent.get_windows(size, padding="shift"):
+        out[window.to_slices()] = source.get_chip(window)[:, :, 0]
+    return out
+
+
+def _reference(geojson_path, tif, values) -> np.ndarray:
+    """GDAL's answer: every feature reprojected with transform_geom and burnt onto the raster grid."""
+    doc = json.loads(geojson_path.read_text())
+    with rasterio.open(tif) as ds:
+        shapes = [
+            (transform_geom("EPSG:4326", ds.crs, f["geometry"]), value)
+            for f, value in zip(doc["features"], values(doc["features"]))
+        ]
+        return rasterize(shapes, out_shape=ds.shape, transform=ds.transform, fill=0, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("scene", ["a", "b"])
+def test_kampala_rasterized_labels_match_gdal(data_dir, kampala_geojson, building_class_map, scene):
+    tif = data_dir / "buildings" / f"kampala_oam_{scene}.tif"
+    ct, extent = scene_grid(tif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoJSONWarning)
+        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, default_class_id=1)
+    assert (source.num_channels, source.dtype, source.extent) == (1, np.uint8, extent)
+    ours = _mosaic(source)
+    ref = _reference(kampala_geojson, tif, lambda feats: [1] * len(feats))
+    agreement = (ours == ref).mean()
+    assert agreement >= 0.995, agreement
+    # Not trivially true: buildings cover a real share of the scene.
+    assert 0.05 < (ref == 1).mean() < 0.6
+    assert set(np.unique(ours)) == {0, 1}
+
+
+def test_landcover_polygons_agree_with_the_class_raster(data_dir):
+    """Training polygons (WGS84) on the EPSG:27700 label grid agree with the classifier's raster."""
+    tif = data_dir / "landcover" / "s2_aberystwyth_tile4_labels.tif"
+    polygons = data_dir / "landcover" / "s2_aberystwyth_training_polygons.geojson"
+    class_map = ClassMap.from_spec({"forest": 1, "grass": 2, "urban": 3, "water": 4})
+    ct, extent = scene_grid(tif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoJSONWarning)
+        source = GeoJSONRasterSource(polygons, class_map, ct, extent)
+    ours = _mosaic(source, 64)
+    with rasterio.open(tif) as ds:
+        truth = ds.read(1)
+    labelled = ours != IGNORE_CLASS_ID  # no background class: unlabelled pixels are ignored
+    assert labelled.sum() > 500
+    # The tile holds forest, urban and water polygons; the grass ones lie off it.
+    assert set(np.unique(ours[labelled])) == {1, 3, 4}
+    agreement = (ours[labelled] == truth[labelled]).mean()
+    assert agreement >= 0.99, agreement
+
+
+def test_windows_outside_the_scene_are_ignore_and_masked(data_dir, kampala_geojson, building_class_map):
+    tif = data_dir / "buildings" / "kampala_oam_b.tif"
+    ct, extent = scene_grid(tif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoJSONWarning)
+        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, default_class_id=1)
+    window = Box(384, 384, 640, 640)  # bottom-right corner: 128x128 inside, the rest outside
+    chip, mask = source.get_chip_with_mask(window)
+    assert chip.shape == (256, 256, 1) and mask.shape == (256, 256)
+    assert mask[:128, :128].sum() == 0 and mask[128:, :].all() and mask[:, 128:].all()
+    assert (chip[mask] == IGNORE_CLASS_ID).all()
+    inside = source.get_chip(Box(384, 384, 512, 512))[:, :, 0]
+    np.testing.assert_array_equal(chip[:128, :128, 0], inside)
+    assert {0, 1} <= set(np.unique(inside))
+
+
+def test_lines_and_points_are_drawn_with_their_buffers(tmp_path, data_dir):
+    ct, extent = scene_grid(data_dir / "buildings" / "kampala_oam_a.tif")
+    class_map = ClassMap.from_spec({"background": 0, "road": 1, "tree": 2}, background_class_id=0)
+    pixel_line = shapely.LineString([(100, 500), (900, 500)])
+    pixel_point = shapely.Point(1200, 300)
+    line, point = ct.pixel_to_crs_geoms(np.array([pixel_line, pixel_point]), "EPSG:4326")
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": json.loads(shapely.to_geojson(line)), "properties": {"class_name": "road"}},
+        {"type": "Feature", "geometry": json.loads(shapely.to_geojson(point)), "properties": {"class_name": "tree"}},
+    ]}
+    path = tmp_path / "roads.geojson"
+    path.write_text(json.dumps(doc))
+    source = GeoJSONRasterSource(path, class_map, ct, extent, line_buffer=4, point_radius=20)
+    labels = source.get_chip(extent)[:, :, 0]
+    # A flat-capped band would be 800 x 8 px; round caps add a disc of radius 4.
+    assert (labels == 1).sum() == pytest.approx(800 * 8 + np.pi * 16, rel=0.02)
+    assert (labels == 2).sum() == pytest.approx(np.pi * 400, rel=0.02)
+    assert labels[500, 500] == 1 and labels[300, 1200] == 2 and labels[520, 500] == 0

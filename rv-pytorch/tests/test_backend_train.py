@@ -1,0 +1,257 @@
+"""TRAIN through the backend entity: files written, remote train URIs, resume, loading, fine-tuning.
+
+Chips come from the shared Kampala scenes (``conftest.py``); budgets are a
+few optimiser steps: these tests check the plumbing, the engine's own tests
+check that models learn.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import rv
+from rv import file_utils
+from rv_pytorch.model_files import ModelSpec, transfer_weights
+from rv_pytorch.train import read_log
+from rv_pytorch.train_sync import TrainDirSync
+
+torch.set_num_threads(1)
+BUILDINGS = {"background": (0, "black"), "building": (1, "red")}
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def seg_task(chip_size: int = 64):
+    return (rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes(BUILDINGS).with_background_class_id(0)
+            .with_chip_size(chip_size).build())
+
+
+def seg_backend(task=None, **options):
+    task = task or seg_task()
+    builder = (rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION).with_task(task)
+               .with_batch_size(8).with_num_epochs(options.pop("num_epochs", 1))
+               .with_config({"encoder": "resnet18", "decoder_channels": 32, "do_monitoring": False, "seed": 3,
+                             "fine": False, **options}))
+    return builder.build()
+
+
+@pytest.fixture(scope="module")
+def trained_seg(tmp_path_factory, seg_chip_dir):
+    """A segmentation model trained for one epoch into a local train directory."""
+    train_dir = tmp_path_factory.mktemp("seg_train")
+    config = seg_backend(num_steps=2)
+    config.create(config.task, None).train(str(seg_chip_dir), str(train_dir), None, str(train_dir.parent))
+    return train_dir
+
+
+def test_a_local_train_directory_holds_the_model_its_config_and_the_log(trained_seg):
+    names = {p.name for p in trained_seg.iterdir()}
+    assert {"model.pth", "model-config.json", "last.pth", "log.csv", "training_curves.png"} <= names
+    spec = ModelSpec.load(str(trained_seg / "model-config.json"))
+    assert (spec.backend, spec.task, spec.encoder) == (rv.PYTORCH_SEMANTIC_SEGMENTATION, rv.SEMANTIC_SEGMENTATION,
+                                                       "resnet18")
+    assert spec.class_ids == [0, 1] and spec.class_names == ["background", "building"]
+    assert (spec.num_channels, spec.dtype, spec.chip_size) == (3, "uint8", 64)
+    assert spec.normalizer == {"mean": [0.0] * 3, "std": [255.0] * 3}
+    assert spec.model_options == {"decoder_channels": 32, "fine": False, "tta": "flips"}  # tta: RESNET18's
+    rows = read_log(trained_seg / "log.csv")
+    assert [(r["epoch"], r["step"]) for r in rows] == [(1.0, 2.0)]
+    assert {"mIoU", "f1_building", "valid_loss"} <= set(rows[0])
+
+
+def test_class_balance_weights_the_loss_by_the_class_counts_of_the_training_chips(seg_chip_dir, tmp_path, capsys):
+    from rv_pytorch.data import ChipDataset, balanced_class_weights, class_counts
+
+    config = seg_backend(num_steps=1, class_balance=0.5)
+    backend = config.create(config.task, None)
+    backend.train(str(seg_chip_dir), str(tmp_path / "balanced"), None, str(tmp_path))
+    counts = class_counts(ChipDataset(seg_chip_dir, "train"))
+    expected = balanced_class_weights(counts, 0.5)
+    assert counts[1] < counts[0] and expected[1] > 1 > expected[0]  # buildings are the rarer class
+    assert backend._class_weights() == pytest.approx(expected)
+    assert f"class weights background {expected[0]:.2f}, building {expected[1]:.2f}" in capsys.readouterr().err
+
+    # Explicit class weights win over class_balance; class_balance 0 leaves the loss unweighted.
+    explicit = seg_backend(num_steps=1, class_balance=0.5, class_weights=[1.0, 3.0])
+    backend = explicit.create(explicit.task, None)
+    backend.train(str(seg_chip_dir), str(tmp_path / "explicit"), None, str(tmp_path))
+    assert backend._class_weights() == [1.0, 3.0]
+    plain = seg_backend(num_steps=1, class_balance=0.0)
+    backend = plain.create(plain.task, None)
+    backend.train(str(seg_chip_dir), str(tmp_path / "plain"), None, str(tmp_path))
+    assert backend._class_weights() is None
+
+
+def test_training_into_a_remote_uri_syncs_resumes_and_uploads_the_weights_last(seg_chip_dir, tmp_path, monkeypatch,
+                                                                               capsys):
+    uri = f"memory://rvpt-{uuid.uuid4().hex}/train"
+    uploads: list[str] = []
+    real_upload = file_utils.upload
+    monkeypatch.setattr(file_utils, "upload", lambda src, dst: uploads.append(dst) or real_upload(src, dst))
+
+    first = seg_backend(num_steps=2, sync_interval=0.05, debug=True)
+    first.create(first.task, None).train(str(seg_chip_dir), uri, None, str(tmp_path / "run1"))
+    for name in ("model.pth", "model-config.json", "last.pth", "log.csv", "training_curves.png", "debug-chips.png"):
+        assert file_utils.exists(f"{uri}/{name}"), name
+    assert uploads[-1] == f"{uri}/model.pth"  # the file that marks TRAIN finished comes last
+    assert uploads.count(f"{uri}/model.pth") == 1
+    assert file_utils.read_bytes(f"{uri}/debug-chips.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "downloading the checkpoint" not in capsys.readouterr().err
+
+    # A later run with a longer plan resumes from the remote checkpoint, in a fresh scratch directory.
+    longer = seg_backend(num_epochs=2, sync_interval=0.05)
+    longer.create(longer.task, None).train(str(seg_chip_dir), uri, None, str(tmp_path / "run2"))
+    assert "downloading the checkpoint" in capsys.readouterr().err
+    log_path = tmp_path / "log.csv"
+    log_path.write_bytes(file_utils.read_bytes(f"{uri}/log.csv"))
+    rows = read_log(log_path)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert int(rows[0]["step"]) == 2 and int(rows[1]["step"]) == 2 + 3  # 24 chips / 8 per step
+
+    # replace_model starts afresh.
+    fresh = seg_backend(num_steps=1, replace_model=True)
+    fresh.create(fresh.task, None).train(str(seg_chip_dir), uri, None, str(tmp_path / "run3"))
+    log_path.write_bytes(file_utils.read_bytes(f"{uri}/log.csv"))
+    assert [(int(r["epoch"]), int(r["step"])) for r in read_log(log_path)] == [(1, 1)]
+
+
+def test_an_interrupted_run_uploads_its_checkpoint_but_not_final_weights(tmp_path):
+    local = tmp_path / "train"
+    local.mkdir()
+    (local / "last.pth").write_bytes(b"checkpoint")
+    (local / "log.csv").write_text("epoch\n1\n")
+    (local / "model.pth").write_bytes(b"weights")
+    (local / ".last.pth.tmp-42").write_bytes(b"half written")
+    uri = f"memory://rvpt-{uuid.uuid4().hex}/train"
+    with pytest.raises(KeyboardInterrupt):
+        with TrainDirSync(str(local), uri, interval=60):
+            raise KeyboardInterrupt
+    assert file_utils.read_bytes(f"{uri}/last.pth") == b"checkpoint"
+    assert file_utils.exists(f"{uri}/log.csv")
+    assert not file_utils.exists(f"{uri}/model.pth")
+    assert not file_utils.exists(f"{uri}/.last.pth.tmp-42")
+
+
+def test_a_model_loads_from_its_weights_file_train_directory_or_bundle(trained_seg, tmp_path):
+    config = seg_backend()
+    chips = torch.rand(2, 3, 64, 64)
+
+    def outputs(model_uri, backend_config=config):
+        backend = backend_config.create(backend_config.task, None)
+        backend.load_model(str(model_uri), str(tmp_path))
+        with torch.no_grad():
+            return backend.model(chips)
+
+    reference = outputs(trained_seg)
+    torch.testing.assert_close(outputs(trained_seg / "model.pth"), reference)
+    # A bundle: the zip itself, or unpacked.
+    bundle = tmp_path / "model-bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.write(trained_seg / "model.pth", "model.pth")
+        zf.write(trained_seg / "model-config.json", "model-config.json")
+    torch.testing.assert_close(outputs(bundle), reference)
+    # Weights copied elsewhere (with_model_uri) find their model config in the train directory.
+    elsewhere = tmp_path / "final" / "weights.pth"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes((trained_seg / "model.pth").read_bytes())
+    moved = seg_backend().evolve(training_output_uri=str(trained_seg))
+    torch.testing.assert_close(outputs(elsewhere, moved), reference)
+    with pytest.raises(rv.DataError, match="no model-config.json"):
+        outputs(elsewhere)
+    with pytest.raises(rv.DataError, match="No model at"):
+        outputs(tmp_path / "nothing-here")
+    # A model config from a newer rv-pytorch is refused with what to do.
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    (newer / "model.pth").write_bytes((trained_seg / "model.pth").read_bytes())
+    spec = json.loads((trained_seg / "model-config.json").read_text())
+    (newer / "model-config.json").write_text(json.dumps({**spec, "format_version": 99}))
+    with pytest.raises(rv.DataError, match="format version 99, newer than this rv-pytorch reads.*upgrade"):
+        outputs(newer)
+
+
+def test_fine_tuning_starts_from_an_earlier_run_even_of_another_task(trained_seg, seg_chip_dir, tmp_path, capsys):
+    seg_state = torch.load(trained_seg / "model.pth")
+    # Same task, from a bundle: every tensor is carried over, then training goes on.
+    bundle = tmp_path / "model-bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.write(trained_seg / "model.pth", "model.pth")
+        zf.write(trained_seg / "model-config.json", "model-config.json")
+    config = seg_backend(num_steps=1).evolve(pretrained_model_uri=str(bundle))
+    config.create(config.task, None).train(str(seg_chip_dir), str(tmp_path / "tuned"), None, str(tmp_path))
+    total = len(seg_state)
+    assert f"fine-tuning from {bundle}: {total} of {total} weight tensors loaded" in capsys.readouterr().err
+
+    # Another task: a detector takes the segmentation encoder's tensors.
+    det_task = rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"building": (1, "red")}).build()
+    det_config = rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(det_task).with_config(
+        {"encoder": "resnet18", "fpn_channels": 32}).build()
+    det_backend = det_config.create(det_task, None)
+    spec = ModelSpec.load(str(trained_seg / "model-config.json"))
+    spec.model_options = det_config.model_options()
+    detector = det_backend.create_model(spec)
+    loaded, _ = transfer_weights(detector, seg_state, rv.OBJECT_DETECTION)
+    encoder = {k[len("encoder."):]: v for k, v in seg_state.items() if k.startswith("encoder.")}
+    target = {k[len("detector.backbone.encoder."):]: v for k, v in detector.state_dict().items()
+              if k.startswith("detector.backbone.encoder.")}
+    assert loaded == len(target) and set(target) <= set(encoder)
+    for name, tensor in target.items():
+        torch.testing.assert_close(tensor, encoder[name])
+
+
+def test_rgb_weights_seed_a_model_of_more_bands(trained_seg):
+    """A stem for 5 bands keeps the RGB filters on the first three bands; the extra bands start at zero."""
+    seg_state = torch.load(trained_seg / "model.pth")
+    spec = ModelSpec.load(str(trained_seg / "model-config.json"))
+    spec.num_channels = 5
+    model = seg_backend().create(seg_task(), None).create_model(spec)
+    loaded, total = transfer_weights(model, seg_state, rv.SEMANTIC_SEGMENTATION)
+    assert loaded == total
+    stem = model.state_dict()["encoder.conv1.weight"]
+    assert stem.shape[1] == 5
+    torch.testing.assert_close(stem[:, :3], seg_state["encoder.conv1.weight"])
+    assert (stem[:, 3:] == 0).all()
+
+
+def test_uint16_chips_are_normalised_with_the_stats_of_analyze_or_of_the_chips(tmp_path, data_dir):
+    """10-band Sentinel-2 chips keep their uint16 values; the model config records how they are scaled."""
+    from rvpt_data import grid, read_scene, write_chip_dir
+
+    from rv.analyzer.stats_analyzer import RasterStats
+
+    image = read_scene(data_dir / "landcover" / "s2_aberystwyth_tile4.tif")
+    labels = read_scene(data_dir / "landcover" / "s2_aberystwyth_tile4_labels.tif")[..., 0]
+    size = 64
+
+    def chip(y, x):
+        return {"image": image[y:y + size, x:x + size], "mask": np.zeros((size, size), bool),
+                "labels": labels[y:y + size, x:x + size]}
+
+    classes = [{"id": i, "name": n, "color": None} for i, n in enumerate(["forest", "grass", "urban", "water"], 1)]
+    chip_dir = write_chip_dir(tmp_path / "chips", "SEMANTIC_SEGMENTATION", classes,
+                              {"train": [chip(y, x) for y, x in grid(192, 192, size, size)],
+                               "valid": [chip(187, 187)]}, size)
+    task = (rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes(["forest", "grass", "urban", "water"])
+            .with_chip_size(size).build())
+
+    def train(stats_uri, out):
+        config = seg_backend(task, num_steps=1)
+        config.create(task, None).train(str(chip_dir), str(tmp_path / out), stats_uri, str(tmp_path))
+        return ModelSpec.load(str(tmp_path / out / "model-config.json"))
+
+    from_chips = train(None, "from-chips")
+    pixels = image[:192, :192].reshape(-1, 10).astype(np.float64)
+    assert (from_chips.num_channels, from_chips.dtype) == (10, "uint16")
+    np.testing.assert_allclose(from_chips.normalizer["mean"], pixels.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(from_chips.normalizer["std"], pixels.std(axis=0), rtol=1e-4)
+
+    stats = RasterStats(means=np.arange(10) * 100.0 + 50, stds=np.full(10, 25.0), count=1)
+    stats.save(str(tmp_path / "stats.json"))
+    from_stats = train(str(tmp_path / "stats.json"), "from-stats")
+    assert from_stats.normalizer == {"mean": list(np.arange(10) * 100.0 + 50), "std": [25.0] * 10}
+    assert json.loads((tmp_path / "from-stats" / "model-config.json").read_text())["dtype"] == "uint16"

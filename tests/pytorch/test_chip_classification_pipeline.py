@@ -1,0 +1,61 @@
+"""Building / no-building cells end to end through ``rv run local`` on Kampala A (train) and B (validation),
+then the bundle alone on B."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def cc_run(run_experiment, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cc") / "out"
+    run_experiment("buildings_chip_classification", root)
+    return root
+
+
+def test_every_cell_of_the_validation_scene_gets_a_class_and_scores(cc_run, helpers, data_dir):
+    image = data_dir / "buildings" / "kampala_oam_b.tif"
+    predicted = cc_run / "predict" / "buildings-cc" / "kampala_b.geojson"
+    cells, props = helpers.geojson_pixel_boxes(predicted, image)
+    # 512 x 512 pixels in 64-pixel cells: an 8 x 8 grid from the origin, each cell once.
+    expected = sorted((y, x, y + 64, x + 64) for y in range(0, 512, 64) for x in range(0, 512, 64))
+    np.testing.assert_allclose(np.array(sorted(map(tuple, cells))), np.array(expected), atol=1e-6)
+    for p in props:
+        assert p["class_id"] in (0, 1) and p["class_name"] == ("building" if p["class_id"] else "background")
+        assert len(p["scores"]) == 2 and sum(p["scores"]) == pytest.approx(1.0, abs=1e-5)
+        assert p["class_id"] == int(np.argmax(p["scores"]))
+
+    report = json.loads((cc_run / "eval" / "buildings-cc" / "eval.json").read_text())
+    overall = report["overall"]
+    assert overall["gt_count"] == 64 and 0.0 <= overall["f1"] <= 1.0
+    assert {c["class_name"] for c in report["classes"]} == {"background", "building"}
+
+
+def test_the_bundle_alone_classifies_the_cells_as_predict_did(cc_run, run_rv, helpers, data_dir, tmp_path):
+    image = data_dir / "buildings" / "kampala_oam_b.tif"
+    bundle = tmp_path / "model-bundle.zip"
+    shutil.copy(cc_run / "bundle" / "buildings-cc" / "model-bundle.zip", bundle)
+    out = tmp_path / "cells.geojson"
+    run_rv("predict", bundle, image, out, cwd=tmp_path)
+
+    def by_cell(path):
+        cells, props = helpers.geojson_pixel_boxes(path, image)
+        return {tuple(np.round(c).astype(int)): (p["class_id"], tuple(p["scores"])) for c, p in zip(cells, props)}
+
+    from_bundle, from_predict = by_cell(out), by_cell(cc_run / "predict" / "buildings-cc" / "kampala_b.geojson")
+    assert from_bundle.keys() == from_predict.keys()
+    for cell, (class_id, scores) in from_predict.items():
+        assert from_bundle[cell][0] == class_id
+        np.testing.assert_allclose(from_bundle[cell][1], scores, atol=1e-6)
+
+
+def test_a_bundle_without_a_stats_transformer_refuses_another_dtype(cc_run, run_rv, data_dir, tmp_path):
+    """Trained on uint8 pixels scaled by 1/255, the model cannot read uint16 reflectances: it says so."""
+    bundle = cc_run / "bundle" / "buildings-cc" / "model-bundle.zip"
+    s2 = data_dir / "landcover" / "s2_aberystwyth_tile4.tif"
+    result = run_rv("predict", bundle, s2, tmp_path / "cells.geojson", "--channel-order", "2 1 0", check=False)
+    assert result.returncode != 0
+    assert "uint16" in result.stderr and "trained on uint8" in result.stderr
+    assert not (tmp_path / "cells.geojson").exists()
