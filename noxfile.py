@@ -1,6 +1,6 @@
 """Install rv's packages into fresh environments and run their tests, the docs and lint.
 
-`python3 -m nox` runs the whole suite (what CI runs); `python3 -m nox -l`
+`python3 -m nox` runs the developer sessions (CI runs `bash scripts/test.sh` instead); `python3 -m nox -l`
 lists the sessions; `python3 -m nox -s "tests(package='rv-core')"` runs one.
 """
 
@@ -19,7 +19,7 @@ PACKAGES = ["rv-core", "rv-cli", "rv-geojson", "rv-pytorch", "rv-aws"]
 # rv-core depends on rv-cli and rv-geojson, so those three always go together.
 CORE = ["rv-core", "rv-cli", "rv-geojson"]
 PACKAGES_TESTS = [f"{p}/tests" for p in PACKAGES]
-CONSTRAINTS = ["-c", str(ROOT / "constraints.txt")]
+CONSTRAINTS = ["-c", str(ROOT / "requirements.lock"), "-c", str(ROOT / "constraints.txt")]
 TEST_DEPS = ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.3", "moto[server]>=5", "psutil>=5.9"]
 PYTHON = "3.11"
 
