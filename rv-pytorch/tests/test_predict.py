@@ -309,3 +309,13 @@ def test_test_time_augmentation_averages_the_flipped_predictions(scene, tta):
     predict_segmentation(pixel, reader(square), square.shape[:2], augmented, chip_size=64, normalizer=RGB,
                          scores=True, tta=tta)
     assert np.allclose(plain.scores, augmented.scores, atol=1e-5)
+
+
+def test_prediction_reports_its_windows_through_rvs_progress_display(scene, capsys, monkeypatch):
+    """Without a terminal (a batch log), rv's display writes one line: how many windows were predicted."""
+    monkeypatch.delenv("RV_PROGRESS", raising=False)
+    windows = sum(len(row) for row in sliding_windows(scene.shape[:2], 64, 40))
+    predict_segmentation(PixelModel(), reader(scene), scene.shape[:2], Mosaic(scene.shape[:2]), chip_size=64,
+                         stride=40, normalizer=RGB)
+    err = capsys.readouterr().err
+    assert f"predict windows: {windows} " in err, err

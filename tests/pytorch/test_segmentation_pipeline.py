@@ -78,6 +78,23 @@ def test_the_bundle_alone_predicts_what_predict_wrote(seg_run, run_rv, data_dir,
     assert set(np.unique(expected)) == {0, 1}
 
 
+def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_loaded(seg_run, run_rv, data_dir,
+                                                                                      tmp_path):
+    """The experiment read its labels through rv-geojson; the bundle must not need it to predict."""
+    root, _ = seg_run
+    bundle = root / "bundle" / "buildings-seg" / "model-bundle.zip"
+    with zipfile.ZipFile(bundle) as zf:
+        saved = json.loads(zf.read("bundle-config.json"))
+    assert {p["distribution"] for p in saved["plugins"]} == {"rv-core", "rv-pytorch"}
+    scene = saved["config"]["scene"]
+    assert scene.get("label_source") is None and scene.get("label_store") is None and not scene.get("aoi_uris")
+    out = tmp_path / "only-pytorch.tif"
+    env = {"RV_DISABLE_PLUGIN_AUTOLOAD": "1", "RV_LOAD_PLUGINS": "rv_cli,rv_pytorch", "RV_STRICT_PLUGINS": "1"}
+    run_rv("predict", bundle, data_dir / "buildings" / "kampala_oam_b.tif", out, env=env)
+    with rasterio.open(out) as a, rasterio.open(root / "predict" / "buildings-seg" / "kampala_b.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_a_bundle_refuses_an_image_of_another_band_count_and_says_what_it_expects(seg_run, run_rv, data_dir,
                                                                                   tmp_path):
     root, _ = seg_run

@@ -208,7 +208,29 @@ def config_from_json(text: str, cls: type[Config] | None = None, source: str = "
     try:
         return structure(doc["config"], cls, registry, from_version=version)
     except ConfigError as e:
+        missing = _missing_distributions(doc, pm)
+        if missing:
+            raise ConfigError(
+                f"{source} was written with plugin distribution(s) {', '.join(missing)}, which are not installed or "
+                f"failed to load here: pip install {' '.join(missing)} (see `rv plugins list`). ({e})"
+            ) from e
         raise ConfigError(f"{source}: {e}") from e
+
+
+def _missing_distributions(doc: dict, pm=None) -> list[str]:
+    """Distributions a saved file records that this process has not loaded."""
+    recorded = [p.get("distribution") for p in doc.get("plugins", []) if isinstance(p, dict)]
+    if not recorded:
+        return []
+    try:
+        if pm is None:
+            from rv.plugins import get_plugin_manager
+
+            pm = get_plugin_manager()
+        loaded = pm.distributions()
+    except Exception:  # naming the distribution is a courtesy; the key error still stands
+        return []
+    return [d for d in recorded if d and d not in loaded]
 
 
 def config_class_named(path: str, source: str = "<string>") -> type[Config]:

@@ -162,11 +162,31 @@ def test_a_missing_output_reruns_its_command_even_with_a_stamp(fake_backend, exp
     assert plan["ANALYZE long"].status == SKIP
 
 
+def test_a_run_stopped_after_an_upstream_command_reran_does_not_keep_stale_downstream_outputs(
+    fake_backend, experiment_file, root_uri
+):
+    experiments = load_experiments(path=str(experiment_file), args={"root_uri": root_uri})
+    finished = mark_finished(experiments)
+    assert all(pc.status == SKIP for pc in build_plan(experiments).commands)
+    # A later run remade the chips (say, after a scene was added to the training set) and was
+    # killed before TRAIN ran: TRAIN's config is unchanged, but its model comes from the old chips.
+    chip = next(pc.config for pc in finished.commands if pc.config.command_type == "CHIP")
+    write_stamp(chip)
+
+    plan = {pc.name: pc for pc in build_plan(experiments).commands}
+    assert plan["CHIP landcover-chips"].status == SKIP
+    assert plan["TRAIN long"].status == "run"
+    assert plan["TRAIN long"].reason == "upstream CHIP landcover-chips finished after its outputs were written"
+    assert plan["PREDICT long"].reason == "upstream TRAIN long runs"
+    assert plan["ANALYZE long"].status == SKIP
+
+
 def test_stamp_records_the_config_hash_and_outputs(fake_backend, experiment_file, root_uri):
     experiments = load_experiments(path=str(experiment_file), args={"root_uri": root_uri})
     chip = next(pc.config for pc in build_plan(experiments, ["CHIP"]).commands)
     write_stamp(chip)
     stamp = json.loads(Path(chip.stamp_uri).read_text())
+    assert isinstance(stamp.pop("finished_at"), float)
     assert stamp == {
         "command": "CHIP",
         "key": "landcover-chips",

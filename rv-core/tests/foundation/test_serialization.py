@@ -160,6 +160,19 @@ def test_a_command_config_needing_a_missing_plugin_names_it(rv_plugin_manager, t
     assert "pip install rv-sar" in str(e.value)
 
 
+def test_any_saved_config_using_a_key_of_a_missing_plugin_names_its_distribution(rv_plugin_manager, tmp_path):
+    doc = json.loads((FIXTURES / "chip-command-config-v1.json").read_text())
+    doc["config"]["task"]["type"] = "SAR_CHANGE_DETECTION"
+    doc["plugins"].append({"distribution": "rv-sar", "version": "2.0"})
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    message = str(e.value)
+    assert f"{path} was written with plugin distribution(s) rv-sar" in message
+    assert "pip install rv-sar" in message and "SAR_CHANGE_DETECTION" in message
+
+
 # ---------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------

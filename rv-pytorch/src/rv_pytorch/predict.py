@@ -166,6 +166,18 @@ def _batches(feeder: WindowFeeder, batch_size: int) -> Iterator[tuple[list[_Chip
         yield batch, finished
 
 
+def _with_progress(batches: Iterator[tuple[list[_Chip], list[int]]], rows: list[list[Window]],
+                   description: str) -> Iterator[tuple[list[_Chip], list[int]]]:
+    """Yield ``batches`` unchanged while rv's progress display counts the windows done."""
+    from rv.progress import Progress
+
+    with Progress() as progress:
+        task = progress.add_task(description, total=sum(len(row) for row in rows))
+        for chips, finished in batches:
+            yield chips, finished
+            progress.advance(task, len(chips))
+
+
 def _run_model(model: nn.Module, chips: list[_Chip], device: torch.device):
     images = torch.stack([c.image for c in chips]).to(device, non_blocking=True)
     with torch.autocast(device.type, enabled=device.type == "cuda"):
@@ -357,7 +369,8 @@ def predict_segmentation(
             write((top, x0, upto, x1), classes, tile_scores)
         band.drop(upto)
 
-    for chips, finished in _batches(WindowFeeder(read_window, rows, normalizer, queue_size), batch_size):
+    for chips, finished in _with_progress(_batches(WindowFeeder(read_window, rows, normalizer, queue_size), batch_size),
+                                          rows, "predict windows"):
         if chips:
             probs = _class_probabilities(model, chips, device, tta)
             if band is None:
@@ -419,8 +432,9 @@ def predict_object_detection(
     device = _prepare(model, device)
     height, width = extent
     all_boxes, all_classes, all_scores, all_cut = [], [], [], []
-    for chips, _ in _batches(WindowFeeder(read_window, sliding_windows(extent, chip_size, stride), normalizer,
-                                          queue_size), batch_size):
+    rows = sliding_windows(extent, chip_size, stride)
+    for chips, _ in _with_progress(_batches(WindowFeeder(read_window, rows, normalizer, queue_size), batch_size),
+                                   rows, "predict windows"):
         if not chips:
             continue
         for chip, det in zip(chips, _run_model(model, chips, device)):
@@ -533,8 +547,9 @@ def predict_chip_classification(
     stride = _check_geometry(extent, chip_size, stride)
     device = _prepare(model, device)
     windows, probs = [], []
-    for chips, _ in _batches(WindowFeeder(read_window, sliding_windows(extent, chip_size, stride), normalizer,
-                                          queue_size), batch_size):
+    rows = sliding_windows(extent, chip_size, stride)
+    for chips, _ in _with_progress(_batches(WindowFeeder(read_window, rows, normalizer, queue_size), batch_size),
+                                   rows, "predict windows"):
         if not chips:
             continue
         probs.append(_run_model(model, chips, device).float().softmax(dim=1).cpu().numpy())

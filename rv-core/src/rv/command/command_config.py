@@ -331,6 +331,9 @@ def commands_for_experiment(experiment, commands: list[str] | None = None) -> li
     if E in wanted and predicted and e.evaluators:
         out.append(EvalCommandConfig(**common(E), task=_task_for(E, e.task), evaluators=e.evaluators, scenes=predicted))
     if keys.BUNDLE in wanted:
-        template = (ds.validation_scenes + ds.train_scenes)[0]
+        # The bundle keeps only what predicting needs: the raster source and its transformers.
+        # Ground truth, the store and AOIs would make loading the bundle need their plugins.
+        template = attrs.evolve((ds.validation_scenes + ds.train_scenes)[0], label_source=None, label_store=None,
+                                aoi_uris=())
         out.append(BundleCommandConfig(**common(keys.BUNDLE), task=e.task, backend=e.backend, scene=template, stats_uri=stats_uri))
     return out

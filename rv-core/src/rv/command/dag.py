@@ -9,6 +9,7 @@ config reruns it and everything downstream.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import attrs
@@ -65,7 +66,8 @@ def write_stamp(config: CommandConfig) -> None:
 
     file_utils.write_text(
         config.stamp_uri,
-        json.dumps({"command": config.command_type, "key": config.key, "hash": config.config_hash(), "outputs": config.outputs()}, indent=2),
+        json.dumps({"command": config.command_type, "key": config.key, "hash": config.config_hash(),
+                    "outputs": config.outputs(), "finished_at": time.time()}, indent=2),
     )
 
 
@@ -135,7 +137,8 @@ def build_plan(
             )
 
     # skipping
-    for pc in ordered:
+    stamps: dict[int, dict[str, Any] | None] = {}
+    for i, pc in enumerate(ordered):
         if rerun:
             pc.status, pc.reason = RUN, "--rerun"
             continue
@@ -145,17 +148,33 @@ def build_plan(
             continue
         if not check_outputs:
             continue
-        stamp = _read_stamp(pc.config.stamp_uri)
+        stamp = stamps[i] = _read_stamp(pc.config.stamp_uri)
         outputs = pc.config.outputs()
+        newer = _upstream_finished_later(stamp, [(ordered[d], stamps.get(d)) for d in pc.depends_on])
         if stamp is None:
             pc.status, pc.reason = RUN, "no output yet"
         elif stamp.get("hash") != pc.config.config_hash():
             pc.status, pc.reason = RUN, "config changed since its outputs were written"
+        elif newer is not None:
+            # An earlier run remade the upstream output (say CHIP after a new scene) and was
+            # stopped before this command ran again: its outputs come from the old inputs.
+            pc.status, pc.reason = RUN, f"upstream {newer} finished after its outputs were written"
         elif not all(file_utils.exists(u) for u in outputs):
             pc.status, pc.reason = RUN, "an output is missing"
         else:
             pc.status, pc.reason = SKIP, "outputs exist from an identical config"
     return plan
+
+
+def _upstream_finished_later(stamp: dict[str, Any] | None, upstream: list) -> str | None:
+    """The name of an upstream command whose stamp is newer than ``stamp``, if any."""
+    if not stamp or not isinstance(stamp.get("finished_at"), (int, float)):
+        return None  # stamps written before rv recorded times: nothing to compare
+    for up, up_stamp in upstream:
+        when = (up_stamp or {}).get("finished_at")
+        if isinstance(when, (int, float)) and when > stamp["finished_at"]:
+            return up.name
+    return None
 
 
 def _topological_order(planned: list[PlannedCommand]) -> list[int]:
