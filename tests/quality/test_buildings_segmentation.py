@@ -7,8 +7,8 @@ Kampala B must show building F1 >= 0.80, building IoU >= 0.68 and
 mIoU >= 0.60. Kampala B is 59 % building: answering "building" everywhere
 scores F1 0.744, IoU 0.59 and mIoU 0.30, so the three must hold together.
 
-Slow (about 10 minutes on 2 cores): CI runs it in its own nox session,
-``quality``; ``pytest -m "not slow"`` leaves it out.
+Slow (about 10 minutes on 2 cores): ``bash scripts/test.sh -m slow`` runs it;
+CI's default run (``-m "not slow"``) leaves it out.
 """
 
 import json
