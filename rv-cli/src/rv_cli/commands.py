@@ -142,6 +142,11 @@ def run(
     options = RunOptions(parallelism=jobs, tmp_dir=tempdir, dry_run=dry_run, verbosity=verbosity)
     runner_obj = runner_value()
     if dry_run:
+        if not skip_file_check and plan.to_run():
+            # A dry run is where users check an experiment: bad data must fail here too.
+            from rv.command.preflight import preflight
+
+            preflight(plan)
         # soft_wrap: long URIs stay on one line, whole, whatever the terminal width.
         console().print(plan_text(plan, verbosity), highlight=False, markup=False, soft_wrap=True)
         if hasattr(runner_obj, "dry_run"):

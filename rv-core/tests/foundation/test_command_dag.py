@@ -317,3 +317,18 @@ def test_the_hash_of_a_built_command_equals_that_of_its_reload_from_json(fake_ba
         reloaded = config_from_json(config_to_json(command))
         assert command.config_hash() == reloaded.config_hash()
     assert type(reloaded.analyzers[0].sample_prob) is float
+
+
+def test_a_dry_run_runs_the_input_check_and_names_the_bad_scene(fake_backend, rv_cli, experiment_file, root_uri,
+                                                                tmp_path):
+    not_a_raster = tmp_path / "scene.tif"
+    not_a_raster.write_text("this is not a GeoTIFF")
+    result = rv_cli("run", "local", str(experiment_file), "-n", "-a", "root_uri", root_uri,
+                    "-a", "image", str(not_a_raster))
+    assert result.exit_code != 0
+    assert "Input check failed for scene 'tile4-train' of CHIP landcover-chips" in result.output
+    assert str(not_a_raster) in result.output and "Traceback" not in result.output
+    # -x skips the check: the plan is printed.
+    skipped = rv_cli("run", "local", str(experiment_file), "-n", "-x", "-a", "root_uri", root_uri,
+                     "-a", "image", str(not_a_raster))
+    assert skipped.exit_code == 0, skipped.output
