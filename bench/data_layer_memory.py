@@ -22,6 +22,16 @@ the two agree to within the parent's ~30 MiB).
    the chipping loop alone in one process (``Task.chip_scene`` +
    ``ChipWriter``, labels rasterized from GeoJSON); target: flat (the large
    scene's peak ≤ 1.25× the small one's).
+3. ANALYZE on a 4-band uint16 4096² scene and on an 8192² one (4× the area,
+   the small scene's pixels tiled), a full pass: the peak RSS of the command
+   (``run_analyze`` on an ``AnalyzeCommandConfig`` with a full-pass
+   ``STATS_ANALYZER``, one process per CPU: the larger of the parent's peak
+   and the largest forked worker's ``ru_maxrss``), and of the streaming loop
+   alone in one process (``StatsAnalyzer(sample_prob=1, num_workers=1)``);
+   target: flat (the large scene's peak ≤ 1.25× the small one's), since the
+   statistics are streamed window by window.
+
+``--only store,chip,analyze`` runs some of the sections.
 
 Run: ``.venv/bin/python bench/data_layer_memory.py`` (``--help`` for options).
 """
@@ -197,12 +207,77 @@ def child_chip_command(image: str, geojson: str, work_dir: str, method: str, chi
     }
 
 
+def child_build_analyze(work_dir: str, small: int, large: int) -> dict:
+    """The ANALYZE scenes: a ``small``² 4-band uint16 GeoTIFF (DEFLATE, 256² tiles) and a ``large``² one
+    tiled from its pixels (:func:`_synthetic.write_mosaic_image`), built in a child."""
+    os.makedirs(work_dir, exist_ok=True)
+    spec = syn.ImageSpec(small, 4, "uint16")
+    small_path = syn.write_image(os.path.join(work_dir, f"ms-{small}.tif"), spec)
+    large_path = syn.write_mosaic_image(os.path.join(work_dir, f"ms-{large}.tif"), large, small_path)
+    return {"small": small_path, "large": large_path}
+
+
+def child_analyze(image: str, work_dir: str, workers: int) -> dict:
+    """A full ANALYZE pass over one scene and its peak RSS. ``workers`` 0: the command (``run_analyze``,
+    one process per CPU; the peak is the larger of the parent's and the largest forked worker's);
+    1: the streaming loop alone in this process (``StatsAnalyzer(sample_prob=1, num_workers=1)``)."""
+    import resource
+
+    import rasterio
+
+    import rv
+    from rv.analyzer.stats_analyzer import StatsAnalyzer
+    from rv.analyzer.stats_analyzer_config import StatsAnalyzerConfig
+    from rv.command.analyze import run_analyze
+    from rv.command.command_config import AnalyzeCommandConfig
+    from rv.data.raster_source.geotiff_source import GeoTIFFSource
+
+    libs = syn.peak_rss_mb()
+    tmp = tempfile.mkdtemp(prefix="tmp-", dir=work_dir)
+    t0 = time.perf_counter()
+    if workers == 1:
+        stats = StatsAnalyzer(sample_prob=1.0, num_workers=1).process([GeoTIFFSource(image, tmp_dir=tmp)]).to_dict()
+    else:
+        scene = (
+            rv.SceneConfig.builder()
+            .with_task(syn.segmentation_task_config(256))
+            .with_id("bench")
+            .with_raster_source(rv.RasterSourceConfig.builder(rv.GEOTIFF_SOURCE).with_uri(image))
+            .build()
+        )
+        out = os.path.join(work_dir, "analyze")
+        analyzer = StatsAnalyzerConfig(sample_prob=1.0)
+        run_analyze(AnalyzeCommandConfig(key="bench", command_uri=out, analyzers=(analyzer,), scenes=(scene,)), tmp)
+        with open(os.path.join(out, "stats.json")) as f:
+            stats = json.load(f)
+        shutil.rmtree(out, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(tmp, ignore_errors=True)
+    with rasterio.open(image) as ds:
+        mpix = ds.width * ds.height / 1e6
+    # Forked without exec: each worker's ru_maxrss is its own peak (pages shared with the parent included).
+    workers_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    parent = syn.peak_rss_mb()
+    return {
+        "peak_mib": max(parent, workers_mib),
+        "parent_mib": parent,
+        "ru_maxrss_mib": syn.ru_maxrss_mb(),
+        "workers_mib": workers_mib,
+        "libs_mib": libs,
+        "seconds": seconds,
+        "mpix": mpix,
+        "count": stats["count"],
+    }
+
+
 CHILDREN = {
     "baseline": (child_baseline, (int,)),
     "build": (child_build, (str, int, int)),
     "store": (child_store, (int, int, int, str)),
     "chip": (child_chip, (str, str, str, str, int)),
     "chip_command": (child_chip_command, (str, str, str, str, int, int)),
+    "build_analyze": (child_build_analyze, (str, int, int)),
+    "analyze": (child_analyze, (str, str, int)),
 }
 
 
@@ -227,8 +302,17 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=8192, help="CHIP large scene side (default 8192)")
     parser.add_argument("--buildings", type=int, default=125, help="buildings in the small scene (scaled by area)")
     parser.add_argument("--chips", type=int, default=500, help="chips_per_scene of random_sample (default 500)")
+    parser.add_argument("--analyze-small", type=int, default=4096, help="ANALYZE small scene side (default 4096)")
+    parser.add_argument(
+        "--analyze-large", type=int, default=8192, help="ANALYZE large scene side (default 8192: 4x the area)"
+    )
+    parser.add_argument("--only", default="store,chip,analyze", help="sections to run (default store,chip,analyze)")
     parser.add_argument("--work-dir", help="where to build scenes (default: a temporary directory, removed)")
     args = parser.parse_args()
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sections - {"store", "chip", "analyze"}
+    if unknown:
+        parser.error(f"--only: unknown section(s) {sorted(unknown)}; choose from store, chip, analyze")
 
     work = args.work_dir or tempfile.mkdtemp(prefix="rv-bench-memory-")
     rows = []
@@ -247,7 +331,7 @@ def main() -> None:
         rows.append(("  + data-layer libraries", mib(libs["peak_mib"]), "", "reference", ""))
 
         # 1. Label store.
-        for scores in (0, 1):
+        for scores in (0, 1) if "store" in sections else ():
             out = tempfile.mkdtemp(prefix="store-", dir=work)
             r = run_child("store", args.store_size, args.store_window, scores, out)
             shutil.rmtree(out, ignore_errors=True)
@@ -270,66 +354,11 @@ def main() -> None:
             )
 
         # 2. CHIP on a scene and on one 16x larger.
-        scenes = {}
-        t0 = time.perf_counter()
-        for size in (args.small, args.large):
-            n = int(round(args.buildings * (size / args.small) ** 2))
-            scenes[size] = run_child("build", os.path.join(work, f"scene-{size}"), size, n)
-        print(
-            f"built CHIP scenes {args.small}² ({scenes[args.small]['buildings']} buildings) and {args.large}² "
-            f"({scenes[args.large]['buildings']}), 3-band uint8, DEFLATE, in {time.perf_counter() - t0:.0f} s"
-        )
-        area = (args.large / args.small) ** 2
-        workers = os.cpu_count() or 1
-        for method in ("random_sample", "sliding"):
-            res = {}
-            for size, sc in scenes.items():
-                out = tempfile.mkdtemp(prefix=f"command-{size}-", dir=work)
-                res[size] = run_child("chip_command", sc["image"], sc["geojson"], out, method, args.chips, workers)
-                shutil.rmtree(out, ignore_errors=True)
-            small, large = res[args.small], res[args.large]
-            ratio = large["peak_mib"] / small["peak_mib"]
-            how = f"{args.chips} random chips each" if method == "random_sample" else "sliding over all"
-            print(
-                f"CHIP command (run_chip, {workers} processes) {method}: {args.small}² {small['count']} chips in "
-                f"{small['seconds']:.1f} s, peak parent {mib(small['parent_mib'])}, largest worker "
-                f"{mib(small['workers_mib'])}; {args.large}² {large['count']} chips in {large['seconds']:.1f} s, peak "
-                f"parent {mib(large['parent_mib'])}, largest worker {mib(large['workers_mib'])}; ratio {ratio:.2f}"
-            )
-            rows.append(
-                (
-                    f"CHIP command, {workers} proc., {how}: {args.small}² → {args.large}²",
-                    f"{mib(small['peak_mib'])} → {mib(large['peak_mib'])}",
-                    f"{ratio:.2f}x",
-                    f"flat (≤ {TARGET_CHIP_RATIO}x)",
-                    "PASS" if ratio <= TARGET_CHIP_RATIO else "FAIL",
-                )
-            )
-        for method in ("random_sample", "sliding"):
-            res = {}
-            for size, sc in scenes.items():
-                out = os.path.join(work, f"chips-{size}-{method}")
-                res[size] = run_child("chip", sc["image"], sc["geojson"], out, method, args.chips)
-                shutil.rmtree(out, ignore_errors=True)
-            small, large = res[args.small], res[args.large]
-            ratio = large["peak_mib"] / small["peak_mib"]
-            how = f"{args.chips} random chips each" if method == "random_sample" else "sliding over all"
-            print(
-                f"CHIP {method}: {args.small}² {small['count']} chips in {small['seconds']:.1f} s, peak "
-                f"{mib(small['peak_mib'])} (ru_maxrss {mib(small['ru_maxrss_mib'])}, after imports "
-                f"{mib(small['libs_mib'])}); {args.large}² ({area:.0f}x area) {large['count']} chips in "
-                f"{large['seconds']:.1f} s, peak {mib(large['peak_mib'])} (ru_maxrss {mib(large['ru_maxrss_mib'])}, "
-                f"after imports {mib(large['libs_mib'])}); ratio {ratio:.2f}"
-            )
-            rows.append(
-                (
-                    f"CHIP loop, 1 proc., {how}: {args.small}² → {args.large}²",
-                    f"{mib(small['peak_mib'])} → {mib(large['peak_mib'])}",
-                    f"{ratio:.2f}x",
-                    f"flat (≤ {TARGET_CHIP_RATIO}x)",
-                    "PASS" if ratio <= TARGET_CHIP_RATIO else "FAIL",
-                )
-            )
+        if "chip" in sections:
+            chip_section(args, work, rows)
+        # 3. ANALYZE on a scene and on one 4x larger.
+        if "analyze" in sections:
+            analyze_section(args, work, rows)
 
         header = ("measurement", "peak RSS", "ratio", "target", "result")
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -339,6 +368,112 @@ def main() -> None:
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def chip_section(args: argparse.Namespace, work: str, rows: list) -> None:
+    """CHIP's peak RSS (the command and the loop) on ``--small``² and ``--large``² scenes."""
+    scenes = {}
+    t0 = time.perf_counter()
+    for size in (args.small, args.large):
+        n = int(round(args.buildings * (size / args.small) ** 2))
+        scenes[size] = run_child("build", os.path.join(work, f"scene-{size}"), size, n)
+    print(
+        f"built CHIP scenes {args.small}² ({scenes[args.small]['buildings']} buildings) and {args.large}² "
+        f"({scenes[args.large]['buildings']}), 3-band uint8, DEFLATE, in {time.perf_counter() - t0:.0f} s"
+    )
+    area = (args.large / args.small) ** 2
+    workers = os.cpu_count() or 1
+    for method in ("random_sample", "sliding"):
+        res = {}
+        for size, sc in scenes.items():
+            out = tempfile.mkdtemp(prefix=f"command-{size}-", dir=work)
+            res[size] = run_child("chip_command", sc["image"], sc["geojson"], out, method, args.chips, workers)
+            shutil.rmtree(out, ignore_errors=True)
+        small, large = res[args.small], res[args.large]
+        ratio = large["peak_mib"] / small["peak_mib"]
+        how = f"{args.chips} random chips each" if method == "random_sample" else "sliding over all"
+        print(
+            f"CHIP command (run_chip, {workers} processes) {method}: {args.small}² {small['count']} chips in "
+            f"{small['seconds']:.1f} s, peak parent {mib(small['parent_mib'])}, largest worker "
+            f"{mib(small['workers_mib'])}; {args.large}² {large['count']} chips in {large['seconds']:.1f} s, peak "
+            f"parent {mib(large['parent_mib'])}, largest worker {mib(large['workers_mib'])}; ratio {ratio:.2f}"
+        )
+        rows.append(
+            (
+                f"CHIP command, {workers} proc., {how}: {args.small}² → {args.large}²",
+                f"{mib(small['peak_mib'])} → {mib(large['peak_mib'])}",
+                f"{ratio:.2f}x",
+                f"flat (≤ {TARGET_CHIP_RATIO}x)",
+                "PASS" if ratio <= TARGET_CHIP_RATIO else "FAIL",
+            )
+        )
+    for method in ("random_sample", "sliding"):
+        res = {}
+        for size, sc in scenes.items():
+            out = os.path.join(work, f"chips-{size}-{method}")
+            res[size] = run_child("chip", sc["image"], sc["geojson"], out, method, args.chips)
+            shutil.rmtree(out, ignore_errors=True)
+        small, large = res[args.small], res[args.large]
+        ratio = large["peak_mib"] / small["peak_mib"]
+        how = f"{args.chips} random chips each" if method == "random_sample" else "sliding over all"
+        print(
+            f"CHIP {method}: {args.small}² {small['count']} chips in {small['seconds']:.1f} s, peak "
+            f"{mib(small['peak_mib'])} (ru_maxrss {mib(small['ru_maxrss_mib'])}, after imports "
+            f"{mib(small['libs_mib'])}); {args.large}² ({area:.0f}x area) {large['count']} chips in "
+            f"{large['seconds']:.1f} s, peak {mib(large['peak_mib'])} (ru_maxrss {mib(large['ru_maxrss_mib'])}, "
+            f"after imports {mib(large['libs_mib'])}); ratio {ratio:.2f}"
+        )
+        rows.append(
+            (
+                f"CHIP loop, 1 proc., {how}: {args.small}² → {args.large}²",
+                f"{mib(small['peak_mib'])} → {mib(large['peak_mib'])}",
+                f"{ratio:.2f}x",
+                f"flat (≤ {TARGET_CHIP_RATIO}x)",
+                "PASS" if ratio <= TARGET_CHIP_RATIO else "FAIL",
+            )
+        )
+
+
+def analyze_section(args: argparse.Namespace, work: str, rows: list) -> None:
+    """ANALYZE's peak RSS (the command and the loop alone) on ``--analyze-small``² and ``--analyze-large``²."""
+    small_side, large_side = args.analyze_small, args.analyze_large
+    t0 = time.perf_counter()
+    paths = run_child("build_analyze", os.path.join(work, "analyze-scenes"), small_side, large_side)
+    print(
+        f"built ANALYZE scenes {small_side}² and {large_side}² ({(large_side / small_side) ** 2:.0f}x the area), "
+        f"4-band uint16, DEFLATE, in {time.perf_counter() - t0:.0f} s"
+    )
+    area = (large_side / small_side) ** 2
+    cpus = os.cpu_count() or 1
+    for workers, what in ((0, f"ANALYZE command, {cpus} proc."), (1, "ANALYZE loop, 1 proc.")):
+        res = {}
+        for name in ("small", "large"):
+            out = tempfile.mkdtemp(prefix=f"analyze-{name}-", dir=work)
+            res[name] = run_child("analyze", paths[name], out, workers)
+            shutil.rmtree(out, ignore_errors=True)
+        small, large = res["small"], res["large"]
+        ratio = large["peak_mib"] / small["peak_mib"]
+
+        def text(r: dict, side: int) -> str:
+            return (
+                f"{side}² {r['mpix']:.0f} MPix in {r['seconds']:.1f} s ({r['mpix'] / r['seconds']:.1f} MPix/s), "
+                f"peak {mib(r['peak_mib'])} (parent {mib(r['parent_mib'])}, ru_maxrss {mib(r['ru_maxrss_mib'])}, "
+                f"largest worker {mib(r['workers_mib'])}, after imports {mib(r['libs_mib'])})"
+            )
+
+        print(
+            f"{what}, full pass (sample_prob=1): {text(small, small_side)}; {text(large, large_side)} "
+            f"({area:.0f}x area); ratio {ratio:.2f}"
+        )
+        rows.append(
+            (
+                f"{what}, full pass: {small_side}² → {large_side}²",
+                f"{mib(small['peak_mib'])} → {mib(large['peak_mib'])}",
+                f"{ratio:.2f}x",
+                f"flat (≤ {TARGET_CHIP_RATIO}x)",
+                "PASS" if ratio <= TARGET_CHIP_RATIO else "FAIL",
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -346,11 +346,12 @@ def render_debug_image(image: np.ndarray, mask: np.ndarray | None, class_map: Cl
         cid = int(np.asarray(labels["class_id"]).item())
         color = colors.get(cid, (255, 255, 255))
         w, h = pil.size
-        draw.rectangle([0, 0, w - 1, h - 1], outline=color, width=4)
         text = name_of(cid)
         box = draw.textbbox((6, 6), text)
         draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=(0, 0, 0))
         draw.text((6, 6), text, fill=color)
+        # The border last: a name wider than a small chip must not hide it.
+        draw.rectangle([0, 0, w - 1, h - 1], outline=color, width=4)
     return pil
 
 

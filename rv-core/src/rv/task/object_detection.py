@@ -40,15 +40,26 @@ class ObjectDetection(Task):
         n_neg = int(round(opts.neg_ratio * len(pos)))
         all_boxes = np.asarray(labels.boxes, dtype=float).reshape(-1, 4)
         attempts = 0
-        if extent.height >= size and extent.width >= size:
-            while len(neg) < n_neg and attempts < n_neg * 20 + 20:
-                attempts += 1
-                w = extent.make_random_square(size, rng)
-                if scene.aoi_polygons is not None and not scene.window_in_aoi(w, mode="within"):
-                    continue
-                if len(all_boxes) and (ioa_matrix(all_boxes, w.to_array()[None]) > 0).any():
-                    continue
-                neg.append(w)
+        if n_neg and extent.height >= size and extent.width >= size:
+            # Negatives are drawn among the windows inside the AOI (a thin or small AOI still gets
+            # them); those touching a box are dropped, up to a cap (densely labelled scenes have few).
+            from rv.core.window_sampler import WindowSampler
+            from rv.errors import DataError
+
+            try:
+                sampler = WindowSampler(extent, size, scene.aoi, "within", f"the AOI of scene {scene.id!r}")
+            except DataError as e:
+                import warnings
+
+                warnings.warn(f"{e} Scene {scene.id!r} gets no negative chips.", stacklevel=2)
+                sampler = None
+            max_attempts = n_neg * 20 + 20
+            while sampler is not None and len(neg) < n_neg and attempts < max_attempts:
+                for w in sampler.sample(min(n_neg - len(neg), max_attempts - attempts), rng):
+                    attempts += 1
+                    if len(all_boxes) and (ioa_matrix(all_boxes, w.to_array()[None]) > 0).any():
+                        continue
+                    neg.append(w)
         return pos + neg
 
     def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:

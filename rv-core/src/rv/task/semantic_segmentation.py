@@ -34,24 +34,27 @@ class SemanticSegmentation(Task):
         if opts.window_method == "sliding":
             windows = extent.get_windows(size, opts.stride or size, padding="shift")
             return self.windows_in_aoi(scene, windows)
-        # random_sample: sample windows, keep those with enough target pixels,
-        # and negatives with negative_survival_probability.
+        # random_sample: windows drawn uniformly among those touching the AOI (never from the whole
+        # extent and then rejected: a thin or small AOI still gets its chips_per_scene), negatives
+        # kept with negative_survival_probability.
+        from rv.core.window_sampler import WindowSampler
+
+        sampler = WindowSampler(extent, size, scene.aoi, mode="intersects", aoi_name=f"the AOI of scene {scene.id!r}")
+        if opts.negative_survival_probability >= 1.0:
+            return sampler.sample(opts.chips_per_scene, rng)
         is_target = self._target_lut()
         kept: list[Box] = []
         attempts = 0
         max_attempts = opts.chips_per_scene * 10
-        bounds = extent if (extent.height >= size and extent.width >= size) else None
         while len(kept) < opts.chips_per_scene and attempts < max_attempts:
-            attempts += 1
-            window = bounds.make_random_square(size, rng) if bounds is not None else Box(0, 0, size, size)
-            if scene.aoi_polygons is not None and not scene.window_in_aoi(window, mode="intersects"):
-                continue
-            if opts.negative_survival_probability < 1.0:
+            batch = sampler.sample(min(opts.chips_per_scene - len(kept), max_attempts - attempts), rng)
+            for window in batch:
+                attempts += 1
                 arr = scene.label_source.get_label_arr(window)
                 n_target = int(np.count_nonzero(is_target.take(np.asarray(arr, dtype=np.uint8))))
                 if n_target < opts.target_count_threshold and rng.random() >= opts.negative_survival_probability:
                     continue
-            kept.append(window)
+                kept.append(window)
         return kept
 
     def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
