@@ -279,3 +279,41 @@ def test_window_queries_use_the_index(data_dir, kampala_geojson, building_class_
     np.testing.assert_allclose(
         shapely.area(geoms).sum(), shapely.area(shapely.intersection(index.geoms, window.to_shapely())).sum()
     )
+
+
+def _fc(*rings):
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}} for ring in rings
+    ]}
+
+
+def test_raster_without_crs_refuses_georeferenced_labels(tmp_path, kampala_geojson):
+    """WGS84 labels (no crs member) or a crs member cannot be placed on a raster without a CRS."""
+    from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
+
+    stripped = CRSTransformer(rasterio.Affine(0.149, 0, 3627800.0, 0, -0.149, 38950.0))  # a CRS dropped
+    for ct in (IdentityCRSTransformer(), stripped):
+        with pytest.raises(DataError, match=r"WGS84 lon/lat .*no CRS.*gdal_edit\.py -a_srs") as e:
+            read_pixel_features(kampala_geojson, ct)
+        assert str(kampala_geojson) in str(e.value)
+    utm = tmp_path / "utm.geojson"
+    doc = _fc([[733700, 3725000], [733710, 3725000], [733710, 3725010], [733700, 3725000]])
+    utm.write_text(json.dumps(doc | {"crs": {"type": "name", "properties": {"name": "EPSG:32616"}}}))
+    with pytest.raises(DataError, match=r"declares the CRS EPSG:32616.*raster it labels has no CRS"):
+        read_pixel_features(utm, IdentityCRSTransformer())
+
+
+def test_raster_without_crs_reads_labels_in_its_own_coordinates(tmp_path):
+    """Pixel-coordinate labels of a plain image (what rv writes for one) still read, even within lon/lat range."""
+    from rv.core.crs_transformer import IdentityCRSTransformer
+
+    path = tmp_path / "pixels.geojson"
+    path.write_text(json.dumps(_fc([[10, 10], [40, 10], [40, 30], [10, 10]], [[100, 50], [150, 50], [150, 80],
+                                                                             [100, 50]])))
+    features = read_pixel_features(path, IdentityCRSTransformer())
+    assert shapely.bounds(features.geoms[0]).tolist() == [10, 10, 40, 30]
+    # labels that miss the image say why they might
+    far = tmp_path / "far.geojson"
+    far.write_text(json.dumps(_fc([[-84, 33], [-80, 33], [-80, 36], [-84, 33]])))
+    with pytest.raises(DataError, match=r"No label .* overlaps the scene.*may be WGS84 lon/lat.*gdal_edit"):
+        VectorIndex(read_pixel_features(far, IdentityCRSTransformer()), Box(0, 0, 512, 512))

@@ -322,3 +322,19 @@ def test_alpha_band_and_internal_mask_become_the_mask(tmp_path, data_dir, kind):
     chip, mask = src.get_chip_with_mask(Box(0, 0, 128, 128))
     np.testing.assert_array_equal(chip, np.moveaxis(rgb, 0, -1))
     np.testing.assert_array_equal(mask, valid == 0)
+
+
+def test_check_complete_catches_a_truncated_file_before_any_pixel_read(data_dir, tmp_path):
+    """The input check's cheap test: one block read, the last, whatever the raster's size."""
+    atlanta = data_dir / "buildings" / "sn4_atlanta_pan.tif"
+    GeoTIFFSource(str(atlanta)).check_complete()  # a complete file passes
+    tiled = data_dir / "buildings" / "kampala_oam_a.tif"
+    GeoTIFFSource([str(tiled)]).check_complete()
+    full = atlanta.read_bytes()
+    for fraction in (0.5, 0.95):
+        truncated = tmp_path / f"truncated_{fraction}.tif"
+        truncated.write_bytes(full[: int(len(full) * fraction)])
+        src = GeoTIFFSource(str(truncated))
+        assert src.extent == Box(0, 0, 900, 900)  # the header opens
+        with pytest.raises(DataError, match=r"truncated_0\.\d+\.tif is truncated or corrupt.*download the file again"):
+            src.check_complete()

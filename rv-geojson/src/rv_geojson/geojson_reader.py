@@ -7,8 +7,11 @@ source, AOIs) goes through :func:`read_pixel_features`: it parses the file
 reprojects every geometry to the raster's CRS with pyproj in one vectorized
 call, maps it to pixel coordinates (x = column, y = row), repairs invalid
 polygons, buffers points and lines when asked, and resolves each feature's
-class against the class map. Bad input raises :class:`rv.errors.DataError`
-naming the file, the feature and the fix.
+class against the class map. A raster without a CRS takes the file's
+coordinates as its own (pixels for a plain image) but refuses a file that is
+plainly georeferenced (a ``crs`` member, or WGS84 degrees smaller than a
+pixel). Bad input raises :class:`rv.errors.DataError` naming the file, the
+feature and the fix.
 """
 
 from __future__ import annotations
@@ -294,6 +297,8 @@ class PixelFeatures:
     feature_indices: np.ndarray
     properties: list[dict[str, Any]] = field(default_factory=list)
     uri: str = ""
+    #: a sentence to add to a "no label overlaps the scene" error (e.g. the raster has no CRS)
+    note: str = ""
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -307,6 +312,7 @@ class PixelFeatures:
             self.feature_indices[idx],
             [self.properties[i] for i in idx],
             self.uri,
+            self.note,
         )
 
 
@@ -380,6 +386,53 @@ def _check_lonlat(geoms: np.ndarray, uri: Any) -> None:
             "`ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`) or add a legacy crs member naming "
             "its CRS: {\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:EPSG::<code>\"}}."
         )
+
+
+#: The fix for a raster without a CRS paired with georeferenced labels.
+_NO_CRS_FIX = (
+    "Assign the raster its CRS (e.g. `gdal_edit.py -a_srs EPSG:<code> <raster>`, the CRS the imagery "
+    "was delivered in), or give labels in the raster's own coordinates (pixel x = column, y = row for "
+    "a plain image) in a GeoJSON file without a crs member"
+)
+
+
+def _check_against_raster_without_crs(doc: Mapping[str, Any], map_geoms: np.ndarray, pixel_geoms: np.ndarray,
+                                      uri: Any) -> str:
+    """Refuse georeferenced labels on a raster without a CRS; returns a note for a later no-overlap error.
+
+    A raster without a CRS reads a GeoJSON file without a ``crs`` member in
+    its own coordinates (pixels for a plain image: what rv writes for such
+    rasters). A ``crs`` member, or coordinates that are plainly WGS84
+    degrees — every line or polygon smaller than one pixel — cannot be
+    placed on it: ``DataError``. Coordinates merely within lon/lat range
+    are ambiguous; the returned note is added to the "no label overlaps
+    the scene" error if they miss the raster.
+    """
+    if doc.get("crs") is not None:
+        raise DataError(
+            f"GeoJSON file {uri} declares the CRS {geojson_crs(doc, uri)} (its crs member), but the raster it "
+            f"labels has no CRS, so rv cannot reproject the labels onto it. {_NO_CRS_FIX}."
+        )
+    if not len(map_geoms):
+        return ""
+    xmin, ymin, xmax, ymax = shapely.total_bounds(map_geoms)
+    if not (-180.0 <= xmin and xmax <= 180.0 and -90.0 <= ymin and ymax <= 90.0):
+        return ""
+    lonlat = (
+        f"The raster has no CRS, and {uri} has no crs member, so its coordinates (x {xmin:.6g}..{xmax:.6g}, "
+        f"y {ymin:.6g}..{ymax:.6g}) may be WGS84 lon/lat (RFC 7946) that cannot be placed on the raster"
+    )
+    areal = ~np.isin(shapely.get_type_id(pixel_geoms), [0, 4])  # not Point / MultiPoint
+    if areal.any():
+        b = shapely.bounds(pixel_geoms[areal])
+        if ((b[:, 2] - b[:, 0]) < 1.0).all() and ((b[:, 3] - b[:, 1]) < 1.0).all():
+            raise DataError(
+                f"GeoJSON file {uri} has no crs member, so RFC 7946 makes its coordinates WGS84 lon/lat "
+                f"(they span x {xmin:.6g}..{xmax:.6g}, y {ymin:.6g}..{ymax:.6g}: every feature is smaller "
+                "than one pixel of the raster), but the raster it labels has no CRS, so rv cannot place "
+                f"them on it. {_NO_CRS_FIX}."
+            )
+    return f"{lonlat}. {_NO_CRS_FIX}."
 
 
 def snap_to_integers(values: np.ndarray, tol: float = 1e-3) -> np.ndarray:
@@ -545,8 +598,11 @@ def read_pixel_features(
         class_ids = np.full(len(features), -1, dtype=np.int64)
     feature_indices = np.arange(len(features), dtype=np.int64)
     pixel_geoms = to_pixel_geoms(map_geoms, src_crs, crs_transformer)
+    note = ""
+    if getattr(crs_transformer, "crs", None) is None:
+        note = _check_against_raster_without_crs(doc, map_geoms, pixel_geoms, uri)
     pixel_geoms = repair_geometries(pixel_geoms, feature_indices, uri)
-    out = PixelFeatures(pixel_geoms, class_ids, feature_indices, properties, uri)
+    out = PixelFeatures(pixel_geoms, class_ids, feature_indices, properties, uri, note)
     if polygons_only:
         out = polygonize(out, line_buffer, point_radius)
     return out

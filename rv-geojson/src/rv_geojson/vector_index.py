@@ -60,6 +60,7 @@ class VectorIndex:
     def __init__(self, features: PixelFeatures, extent: Box, require_overlap: bool = True, clip: bool = True):
         self.extent = extent
         self.uri = features.uri
+        self.note = features.note
         geoms = features.geoms
         extent_poly = _box_polygon(extent)
         if len(geoms):
@@ -108,6 +109,7 @@ class VectorIndex:
             f"{e.xmin:.0f}..{e.xmax:.0f} and rows {e.ymin:.0f}..{e.ymax:.0f}. Check that the label file "
             "belongs to this image and that its CRS is right (RFC 7946 GeoJSON without a crs member "
             "must be WGS84 lon/lat; a file in another CRS needs a crs member)."
+            + (f" {self.note}" if self.note else "")
         )
 
     def __len__(self) -> int:

@@ -337,6 +337,45 @@ class GeoTIFFSource(RasterSource):
         strip = blocks_across * block_w
         return sorted(windows, key=lambda w: (int(w.xmin // strip), w.ymin, w.xmin))
 
+    # ----------------------------------------------------------------- check
+
+    def check_complete(self) -> None:
+        """Raise ``DataError`` when a local file of this source is truncated (the input check calls this).
+
+        Cheap: for each local file, the last internal block (tile or strip)
+        of every band is read — one block, whatever the raster's size. A
+        truncated GeoTIFF keeps its header, so it opens, but its last blocks
+        point past the end of the file and fail here rather than minutes
+        into CHIP. Remote files are not read (their headers were checked
+        when the source opened).
+        """
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+        from rasterio.windows import Window
+
+        for uri in self.uris:
+            if not is_local(uri):
+                continue
+            path = self._path_of(uri)
+            row = col = 0
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    with rasterio.open(path) as ds:
+                        if not ds.count or not ds.width or not ds.height:
+                            continue
+                        block_h, block_w = ds.block_shapes[0]
+                        row = (ds.height - 1) // block_h * block_h
+                        col = (ds.width - 1) // block_w * block_w
+                        ds.read(window=Window(col, row, min(block_w, ds.width - col), min(block_h, ds.height - row)))
+            except RasterioIOError:
+                size = os.path.getsize(path)
+                raise DataError(
+                    f"Raster {uri} is truncated or corrupt: its header opens, but its last block (rows "
+                    f"{row}.., columns {col}..) cannot be read from the file's {size} bytes. Copy or "
+                    "download the file again (check it with `gdalinfo -checksum`)."
+                ) from None
+
     # ----------------------------------------------------------------- reads
 
     def _read(self, window: Box, bands: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
