@@ -218,12 +218,21 @@ _SHOWN_HOOKS = ("default_raster_source", "default_label_source", "default_label_
 
 
 def _provides_lines(info) -> list[str]:
-    """One line per group, ``group: KEY, KEY``, then the provider hooks."""
+    """One line per group, ``group: KEY, KEY``, then the provider hooks, then where it came from.
+
+    A plugin of no distribution (the older form named in ``[PLUGINS]``, or one
+    registered in-process) says where it came from: ``source: legacy module
+    my_team.rv_plugin`` or ``source: legacy file /opt/plugins/p.py``.
+    """
     lines = [f"{group}: {', '.join(sorted(keys))}" for group, keys in sorted(info.provides.items())]
     hooks = [h for h in info.hooks if h in _SHOWN_HOOKS]
     if hooks:
         lines.append("hooks: " + ", ".join(hooks))
-    return lines
+    return lines + _source_lines(info)
+
+
+def _source_lines(info) -> list[str]:
+    return [] if info.distribution else [f"source: {info.source}"]
 
 
 def _wrap(lines: list[str], width: int) -> str:
@@ -254,7 +263,7 @@ def plugins_table(infos, width: int):
     rows = []
     for p in infos:
         ok = p.status == "ok"
-        details = _provides_lines(p) if ok else [f"error: {p.error}"]
+        details = _provides_lines(p) if ok else [f"error: {p.error}", *_source_lines(p)]
         rows.append((p.name, p.distribution or "-", p.version or "-", "ok" if ok else "failed", details, ok))
     fixed = sum(max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(4))
     # SIMPLE_HEAD without edges: an inner column border is a blank with one space of padding either side.

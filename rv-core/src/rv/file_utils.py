@@ -603,6 +603,9 @@ def copy(src_uri: str | os.PathLike, dst_uri: str | os.PathLike) -> None:
 def _sync(src_uri: str, dst_uri: str, delete_extra: bool) -> list[str]:
     if not exists(src_uri):
         raise MissingFileError(f"Cannot sync from {src_uri}: it does not exist.")
+    if not is_local(dst_uri):
+        # A destination that cannot be written (http://) is an error even when there is nothing to copy.
+        _file_system_for(dst_uri, "w")
     src_files = _walk_files(src_uri)
     written = []
     for rel, src in sorted(src_files.items()):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rv.hookspecs import hookimpl
-from rv.registry import normalize_group
+from rv.registry import GROUP_HOOKS, normalize_group
 
 
 class LegacyPluginRegistry:
@@ -65,8 +65,47 @@ class LegacyPluginRegistry:
 
     # -- conversion ----------------------------------------------------------
     def as_plugin(self) -> Any:
-        """An object with hookimpls equivalent to the recorded calls."""
-        return _LegacyPlugin(self)
+        """A plugin object with hookimpls equivalent to the recorded calls.
+
+        It implements only the hooks the calls need (``register_evaluators``
+        for an evaluator's config builder, ``default_evaluator`` for a default
+        evaluator provider, ...), so ``rv plugins list`` shows what the plugin
+        really contributes.
+        """
+        full = _LegacyPlugin(self)
+        hooks: set[str] = {GROUP_HOOKS[group] for group, _, _ in self.config_builders}
+        if self.runners:
+            hooks.add("register_runners")
+        if any(getattr(fs, "protocol", None) and not hasattr(fs, "matches_uri") for fs in self.file_systems):
+            hooks.add("register_file_systems")
+        if any(hasattr(fs, "matches_uri") for fs in self.file_systems):
+            hooks.add("file_system_for")
+        for hook, providers in (
+            ("default_raster_source", self.raster_source_providers),
+            ("default_label_source", self.label_source_providers),
+            ("default_label_store", self.label_store_providers),
+            ("default_evaluator", self.evaluator_providers),
+        ):
+            if providers:
+                hooks.add(hook)
+        groups = {hook: group for group, hook in GROUP_HOOKS.items()}
+        impls = {}
+        for hook in sorted(hooks):
+            impl = getattr(full, hook, None)
+            # A registry group without a method here (one newer than this module) gets its keys as they are.
+            impls[hook] = impl if impl is not None else full.group_hookimpl(groups[hook])
+        return _HookSubset(self.name, impls)
+
+
+class _HookSubset:
+    """A plugin object whose attributes are the chosen bound hookimpls of a :class:`_LegacyPlugin`."""
+
+    def __init__(self, name: str, hooks: dict[str, Any]) -> None:
+        self.__dict__.update(hooks)
+        self._rv_legacy_name = name
+
+    def __repr__(self) -> str:
+        return f"<legacy plugin {self._rv_legacy_name!r}>"
 
 
 def _provide(providers: list[Any], args: tuple, construct_args: tuple) -> Any:
@@ -89,6 +128,15 @@ class _LegacyPlugin:
         for g, key, builder in self.reg.config_builders:
             if g == group:
                 register(key, builder)
+
+    def group_hookimpl(self, group: str) -> Any:
+        """A ``register_<group>(register)`` hookimpl that registers the recorded keys of ``group``."""
+
+        def register_group(register):
+            self._register_group(group, register)
+
+        register_group.__name__ = GROUP_HOOKS[group]
+        return hookimpl(register_group)
 
     @hookimpl
     def register_tasks(self, register):
@@ -128,11 +176,13 @@ class _LegacyPlugin:
 
     @hookimpl
     def register_runners(self, register):
+        self._register_group("runners", register)
         for key, runner in self.reg.runners:
             register(key, runner)
 
     @hookimpl
     def register_file_systems(self, register):
+        self._register_group("file_systems", register)
         for fs_class in self.reg.file_systems:
             protocols = getattr(fs_class, "protocol", None)
             if protocols and not hasattr(fs_class, "matches_uri"):

@@ -70,7 +70,7 @@ def register_plugin(plugin_registry):
     plugin_registry.register_filesystem(LegacyFileSystem)
 '''
 
-# The module form: an importable module with register_plugin, here registering an analyzer.
+# The module form: an importable module with register_plugin, here registering an analyzer and a runner.
 LEGACY_MODULE = '''
 import attrs
 
@@ -126,8 +126,16 @@ def rgb_store_for(task_type):
     return None
 
 
+class QueueRunner:
+    """A runner class (registered by key, made by `rv run queue`)."""
+
+    def run(self, plan, options):
+        return [pc.config.command_type for pc in plan.to_run()]
+
+
 def register_plugin(plugin_registry):
     plugin_registry.register_config_builder("analyzers", "HISTOGRAM_ANALYZER", HistogramAnalyzerConfigBuilder)
+    plugin_registry.register_experiment_runner("queue", QueueRunner)
     plugin_registry.register_default_evaluator(evaluator_for)
     plugin_registry.register_default_label_source(CsvLabels)
     plugin_registry.register_default_label_store(rgb_store_for)
@@ -209,7 +217,11 @@ def test_legacy_file_system_serves_its_protocol(legacy_plugins):
 def test_legacy_module_registers_by_module_name_with_function_providers(legacy_plugins):
     pm = make_plugin_manager()
     assert pm.rv_plugins["rv_test_legacy_module"].source == "legacy module rv_test_legacy_module"
-    assert pm.rv_registry.provided_by("rv_test_legacy_module") == {"analyzers": ["HISTOGRAM_ANALYZER"]}
+    assert pm.rv_registry.provided_by("rv_test_legacy_module") == {
+        "analyzers": ["HISTOGRAM_ANALYZER"], "runners": ["queue"],
+    }  # fmt: skip
+    assert pm.rv_registry.get("runners", "queue").__name__ == "QueueRunner"
+    assert pm.rv_registry.get_registration("runners", "queue").plugin == "rv_test_legacy_module"
     with use_plugin_manager(pm):
         # The legacy default evaluator comes before rv-core's (trylast) provider.
         evaluator = pm.hook.default_evaluator(task_type=rv.OBJECT_DETECTION).build()
@@ -261,3 +273,32 @@ def test_a_broken_legacy_plugin_is_recorded_not_fatal(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "plugin 'no_hook'" in err and "plugin 'rv_no_such_legacy_module'" in err
     assert rv.SEMANTIC_SEGMENTATION in pm.rv_registry.keys("tasks")
+
+
+def test_a_legacy_plugin_implements_only_the_hooks_its_calls_need(legacy_plugins):
+    # So `rv plugins list` shows what each really contributes.
+    infos = {p.name: p for p in make_plugin_manager().plugin_infos()}
+    assert infos["my_legacy_plugin"].hooks == [
+        "default_raster_source", "register_file_systems", "register_raster_sources", "register_runners",
+    ]  # fmt: skip
+    assert infos["rv_test_legacy_module"].hooks == [
+        "default_evaluator", "default_label_source", "default_label_store", "register_analyzers", "register_runners",
+    ]  # fmt: skip
+
+
+def test_a_legacy_config_builder_may_name_any_group(tmp_path, monkeypatch):
+    # register_config_builder("runners" | "model_defaults", ...) reaches those groups too (model_defaults
+    # has no method of its own in rv.legacy_plugins: the generic one of any newer group).
+    plugin_file = tmp_path / "other_groups.py"
+    plugin_file.write_text(
+        "class Runner:\n    def run(self, plan, options):\n        pass\n\n\n"
+        "def register_plugin(plugin_registry):\n"
+        "    plugin_registry.register_config_builder('runners', 'as_builder', Runner)\n"
+        "    plugin_registry.register_config_builder('model_defaults', 'TEAM_BACKEND', {'batch_size': 4})\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PLUGINS_FILES", str(plugin_file))
+    settings.reset_settings()
+    pm = make_plugin_manager()
+    assert pm.rv_plugins["other_groups"].status == "ok", pm.rv_plugins["other_groups"].error
+    assert pm.rv_registry.provided_by("other_groups") == {"model_defaults": ["TEAM_BACKEND"], "runners": ["as_builder"]}

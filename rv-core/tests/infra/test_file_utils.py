@@ -78,6 +78,18 @@ def test_http_is_read_only(http_dir):
         assert url.split("/out")[0] in str(info.value)
         assert "local path" in str(info.value)
     assert not (http_dir.root / "out").exists()
+    # The message names the whole URI written to, as does upload's and sync's.
+    for write in (
+        lambda: file_utils.write_text(url, "x"),
+        lambda: file_utils.open_file(url, "w"),
+        lambda: file_utils.upload(__file__, url),
+    ):
+        with pytest.raises(FileSystemError, match="read-only") as info:
+            write()
+        assert f"Cannot write to {url}:" in str(info.value)
+    with pytest.raises(FileSystemError, match="read-only") as info:
+        file_utils.sync_to_dir(str(http_dir.root), http_dir / "mirror")
+    assert "mirror" in str(info.value)
 
 
 def test_geotiff_window_over_http_uses_range_reads(http_dir_process, shared_data):
