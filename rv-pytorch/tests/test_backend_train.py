@@ -175,18 +175,92 @@ def test_a_model_loads_from_its_weights_file_train_directory_or_bundle(trained_s
         outputs(newer)
 
 
-def test_fine_tuning_starts_from_an_earlier_run_even_of_another_task(trained_seg, seg_chip_dir, tmp_path, capsys):
-    seg_state = torch.load(trained_seg / "model.pth")
-    # Same task, from a bundle: every tensor is carried over, then training goes on.
-    bundle = tmp_path / "model-bundle.zip"
-    with zipfile.ZipFile(bundle, "w") as zf:
-        zf.write(trained_seg / "model.pth", "model.pth")
-        zf.write(trained_seg / "model-config.json", "model-config.json")
-    config = seg_backend(num_steps=1).evolve(pretrained_model_uri=str(bundle))
-    config.create(config.task, None).train(str(seg_chip_dir), str(tmp_path / "tuned"), None, str(tmp_path))
-    total = len(seg_state)
-    assert f"fine-tuning from {bundle}: {total} of {total} weight tensors loaded" in capsys.readouterr().err
+def first_valid_loss(train_dir) -> float:
+    return read_log(train_dir / "log.csv")[0]["valid_loss"]
 
+
+def last_valid_loss(train_dir) -> float:
+    return read_log(train_dir / "log.csv")[-1]["valid_loss"]
+
+
+def bundle_of(train_dir, path):
+    """A model-bundle.zip holding what BUNDLE takes from a train directory (the weights and their config)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(train_dir / "model.pth", "model.pth")
+        zf.write(train_dir / "model-config.json", "model-config.json")
+    return path
+
+
+def assert_continues(tuned: float, earlier: float, fresh: float) -> None:
+    """The fine-tuned run's first validation loss is the earlier run's last (one step at a tiny learning
+    rate later), and the earlier run had learnt: its last loss is well below a fresh model's first."""
+    assert earlier < 0.85 * fresh, (earlier, fresh)
+    assert abs(tuned - earlier) < min(0.05 * earlier, 0.1 * (fresh - earlier)), (tuned, earlier, fresh)
+
+
+def test_fine_tuning_from_a_bundle_continues_the_earlier_runs_validation_loss(seg_chip_dir, tmp_path, capsys):
+    earlier = seg_backend(num_epochs=3, lr=0.01)
+    earlier.create(earlier.task, None).train(str(seg_chip_dir), str(tmp_path / "earlier"), None, str(tmp_path))
+    bundle = bundle_of(tmp_path / "earlier", tmp_path / "model-bundle.zip")
+    # One optimiser step at a tiny learning rate before the first validation: a fresh model stays where it
+    # starts, a fine-tuned one where the earlier run ended.
+    fresh = seg_backend(num_steps=1, lr=1e-5)
+    fresh.create(fresh.task, None).train(str(seg_chip_dir), str(tmp_path / "fresh"), None, str(tmp_path))
+    capsys.readouterr()
+    tuned = fresh.to_builder().with_pretrained_model(str(bundle)).build()
+    tuned.create(tuned.task, None).train(str(seg_chip_dir), str(tmp_path / "tuned"), None, str(tmp_path))
+    total = len(torch.load(tmp_path / "earlier" / "model.pth"))
+    assert f"fine-tuning from {bundle}: {total} of {total} weight tensors loaded" in capsys.readouterr().err
+    assert_continues(first_valid_loss(tmp_path / "tuned"), last_valid_loss(tmp_path / "earlier"),
+                     first_valid_loss(tmp_path / "fresh"))
+
+
+def test_chip_classification_fine_tunes_from_an_earlier_runs_train_output_or_bundle(cls_chip_dir, tmp_path, capsys):
+    import shutil
+
+    # Validation on a quarter of the training cells: the earlier run's loss there falls well below a
+    # fresh model's within a few epochs (what is checked is continuity, not generalisation).
+    chips = tmp_path / "chips"
+    shutil.copytree(cls_chip_dir, chips)
+    shutil.rmtree(chips / "valid")
+    (chips / "valid").mkdir()
+    seen = sorted((chips / "train").glob("*.npz"))[::4]
+    for n, path in enumerate(seen):
+        shutil.copy(path, chips / "valid" / f"scene-{n}.npz")
+    manifest = json.loads((chips / "chips.json").read_text())
+    manifest["counts"]["valid"] = len(seen)
+    (chips / "chips.json").write_text(json.dumps(manifest))
+
+    task = (rv.TaskConfig.builder(rv.CHIP_CLASSIFICATION).with_classes(BUILDINGS).with_background_class_id(0)
+            .with_chip_size(32).build())
+
+    def backend(epochs, **options):
+        return (rv.BackendConfig.builder(rv.PYTORCH_CHIP_CLASSIFICATION).with_task(task).with_batch_size(8)
+                .with_num_epochs(epochs).with_config({"encoder": "resnet18", "do_monitoring": False, "seed": 3,
+                                                      **options}).build())
+
+    def train(config, out):
+        config.create(task, None).train(str(chips), str(tmp_path / out), None, str(tmp_path))
+        return tmp_path / out
+
+    earlier = train(backend(4, lr=0.003), "earlier")
+    bundle = bundle_of(earlier, tmp_path / "model-bundle.zip")
+    fresh_config = backend(1, num_steps=1, lr=1e-5)
+    fresh = train(fresh_config, "fresh")
+    capsys.readouterr()
+    from_train_dir = train(fresh_config.to_builder().with_pretrained_model(str(earlier)).build(), "from-train-dir")
+    from_bundle = train(fresh_config.to_builder().with_pretrained_model(str(bundle)).build(), "from-bundle")
+    err = capsys.readouterr().err
+    total = len(torch.load(earlier / "model.pth"))
+    for uri in (earlier, bundle):
+        assert f"fine-tuning from {uri}: {total} of {total} weight tensors loaded" in err
+    assert_continues(first_valid_loss(from_train_dir), last_valid_loss(earlier), first_valid_loss(fresh))
+    # The same weights whichever way they came.
+    assert first_valid_loss(from_bundle) == pytest.approx(first_valid_loss(from_train_dir), abs=1e-6)
+
+
+def test_fine_tuning_carries_the_encoder_over_to_another_task(trained_seg):
+    seg_state = torch.load(trained_seg / "model.pth")
     # Another task: a detector takes the segmentation encoder's tensors.
     det_task = rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"building": (1, "red")}).build()
     det_config = rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(det_task).with_config(

@@ -245,6 +245,48 @@ def test_merge_detections_is_class_aware():
     assert merge_detections(boxes, scores, classes, None, 0.5).tolist() == [3, 0, 2]
 
 
+def test_class_aware_nms_on_many_boxes_keeps_what_batched_nms_keeps(monkeypatch):
+    """Beyond NMS_GROUPING_MIN_BOXES, NMS runs on independent groups of boxes: the same boxes survive."""
+    from torchvision.ops import batched_nms
+
+    from rv_pytorch.predict import NMS_GROUPING_MIN_BOXES, class_aware_nms
+
+    rng = np.random.default_rng(0)
+    objects, views = 6000, 4  # as overlapping windows see objects: each several times, jittered
+    side = rng.uniform(8, 60, (objects, 2))
+    corner = rng.uniform(-100, 5000, (objects, 2))  # dense: objects overlap each other too
+    base = np.concatenate([corner, corner + side], axis=1)
+    boxes = base[:, None] + rng.normal(0, 0.08, (objects, views, 4)) * np.concatenate([side, side], 1)[:, None]
+    boxes = boxes.reshape(-1, 4)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 0.5)
+    boxes = torch.from_numpy(boxes).float()
+    scores = torch.from_numpy(rng.permutation(len(boxes)) / len(boxes)).float()  # no ties
+    classes = torch.from_numpy(np.repeat(rng.integers(0, 3, objects), views))
+    assert len(boxes) > NMS_GROUPING_MIN_BOXES
+    for thresh in (0.3, 0.5):
+        expected = batched_nms(boxes, scores, classes, thresh)
+        got = class_aware_nms(boxes, scores, classes, thresh)
+        assert got.tolist() == expected.tolist()  # the same boxes, highest score first
+        assert 0.2 * len(boxes) < len(got) < 0.9 * len(boxes)
+
+    # A box as large as the scene makes the grid useless: plain batched_nms, the same answer.
+    from rv_pytorch import predict as P
+
+    assert P._candidate_pairs(boxes.double().numpy(), classes.numpy()) is not None
+    huge = torch.cat([boxes, torch.tensor([[-100.0, -100.0, 5100.0, 5100.0]])])
+    huge_scores, huge_classes = torch.cat([scores, torch.tensor([0.5])]), torch.cat([classes, torch.tensor([0])])
+    assert P._candidate_pairs(huge.double().numpy(), huge_classes.numpy()) is None
+    assert class_aware_nms(huge, huge_scores, huge_classes, 0.5).tolist() == batched_nms(
+        huge, huge_scores, huge_classes, 0.5).tolist()
+
+    # merge_detections drops the same cut views on many boxes as on few.
+    cut = torch.from_numpy(rng.random(len(boxes)) < 0.2)
+    many = merge_detections(boxes, scores, classes, cut, 0.5)
+    monkeypatch.setattr(P, "NMS_GROUPING_MIN_BOXES", 10**9)
+    few = merge_detections(boxes, scores, classes, cut, 0.5)
+    assert many.tolist() == few.tolist() and len(few) < len(batched_nms(boxes, scores, classes, 0.5))
+
+
 def test_detection_with_a_real_model_returns_raster_boxes():
     image = read_scene(NEON, (0, 0, 150, 200))
     torch.manual_seed(0)

@@ -11,6 +11,7 @@ No ``from __future__ import annotations``: conftest modules of several
 folders share a module name.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -122,9 +123,23 @@ def geojson_pixel_boxes(path, tif):
     return np.asarray(boxes, dtype=float).reshape(-1, 4), props
 
 
+@contextlib.contextmanager
+def moved_away(root):
+    """Rename the experiment folder ``root`` for the duration of the block (then put it back), so what
+    runs inside cannot read the experiment's files: only what was copied out of it survives."""
+    root = Path(root)
+    moved = root.with_name(root.name + "-moved-away")
+    root.rename(moved)
+    try:
+        yield moved
+    finally:
+        moved.rename(root)
+
+
 @pytest.fixture(scope="session")
 def helpers():
     """Helpers for the test modules (which cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(write_aoi=write_aoi, geojson_pixel_boxes=geojson_pixel_boxes, experiment_args=experiment_args)
+    return SimpleNamespace(write_aoi=write_aoi, geojson_pixel_boxes=geojson_pixel_boxes, experiment_args=experiment_args,
+                           moved_away=moved_away)

@@ -118,6 +118,28 @@ class EndToEnd(rv.ExperimentSet):
         valid = scenes.with_id("osbs_right").with_aoi_uri(f"{aoi_dir}/right.geojson")
         return _experiment("trees-od", task, backend, [train], [valid], root_uri)
 
+    def exp_trees_overfit(self, root_uri, image_uri, steps: int = 120, epochs: int = 120, chip_size: int = 128,
+                          lr: float = 2e-3):
+        """One small scene (a crop of the NEON scene) both trains and validates: a tiny budget overfits it."""
+        task = (
+            rv.TaskConfig.builder(rv.OBJECT_DETECTION)
+            .with_classes({"Tree": (0, "green")})
+            .with_chip_size(int(chip_size))
+            .with_chip_options(window_method="sliding", ioa_thresh=0.5)
+            .with_predict_options(stride=int(chip_size) // 2, score_thresh=0.5, merge_thresh=0.5)
+            .build()
+        )
+        backend = _backend(rv.PYTORCH_OBJECT_DETECTION, task, steps, 4, epochs=epochs, fpn_channels=64,
+                           max_detections=50, lr=float(lr))
+        scene = (
+            rv.SceneConfig.builder()
+            .with_task(task)
+            .with_raster_source(str(image_uri))
+            .with_label_source(str(TREES / "neon_osbs_029_trees.geojson"))
+        )
+        return _experiment("trees-overfit", task, backend, [scene.with_id("osbs_crop_train")],
+                           [scene.with_id("osbs_crop")], root_uri)
+
     def exp_landcover_multiband(self, root_uri, aoi_dir, steps: int = 150, epochs: int = 100, chip_size: int = 64):
         """Sentinel-2, all 10 bands (uint16, normalised by the backend); top rows train, bottom rows validate."""
         task = (

@@ -35,17 +35,24 @@ def test_every_cell_of_the_validation_scene_gets_a_class_and_scores(cc_run, help
 
 def test_the_bundle_alone_classifies_the_cells_as_predict_did(cc_run, run_rv, helpers, data_dir, tmp_path):
     image = data_dir / "buildings" / "kampala_oam_b.tif"
+    # Only the bundle and PREDICT's output survive: the experiment folder is moved away while predicting.
     bundle = tmp_path / "model-bundle.zip"
     shutil.copy(cc_run / "bundle" / "buildings-cc" / "model-bundle.zip", bundle)
-    out = tmp_path / "cells.geojson"
-    run_rv("predict", bundle, image, out, cwd=tmp_path)
+    expected_path = tmp_path / "predict-command.geojson"
+    shutil.copy(cc_run / "predict" / "buildings-cc" / "kampala_b.geojson", expected_path)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    out = fresh / "cells.geojson"
+    with helpers.moved_away(cc_run):
+        assert not cc_run.exists()
+        run_rv("predict", bundle, image, out, cwd=fresh)
 
     def by_cell(path):
         cells, props = helpers.geojson_pixel_boxes(path, image)
         return {tuple(np.round(c).astype(int)): (p["class_id"], tuple(p["scores"])) for c, p in zip(cells, props)}
 
-    from_bundle, from_predict = by_cell(out), by_cell(cc_run / "predict" / "buildings-cc" / "kampala_b.geojson")
-    assert from_bundle.keys() == from_predict.keys()
+    from_bundle, from_predict = by_cell(out), by_cell(expected_path)
+    assert len(from_predict) == 64 and from_bundle.keys() == from_predict.keys()
     for cell, (class_id, scores) in from_predict.items():
         assert from_bundle[cell][0] == class_id
         np.testing.assert_allclose(from_bundle[cell][1], scores, atol=1e-6)

@@ -49,14 +49,31 @@ def test_boxes_land_on_the_predicted_half_of_the_scene(det_run, helpers):
 
 def test_the_bundle_alone_finds_the_same_boxes(det_run, run_rv, helpers, tmp_path):
     root, image = det_run
+    # Only the bundle and PREDICT's output survive: the experiment folder is moved away while predicting.
     bundle = tmp_path / "model-bundle.zip"
     shutil.copy(root / "bundle" / "trees-od" / "model-bundle.zip", bundle)
-    out = tmp_path / "trees.geojson"
-    run_rv("predict", bundle, image, out, cwd=tmp_path)
-    from_bundle, _ = helpers.geojson_pixel_boxes(out, image)
-    from_predict, _ = helpers.geojson_pixel_boxes(root / "predict" / "trees-od" / "osbs_right.geojson", image)
-    # The bundle predicts the whole scene (it has no AOI); on the right half it finds what PREDICT found.
-    right = from_bundle[(from_bundle[:, 1] + from_bundle[:, 3]) / 2 >= 200]
-    assert len(from_bundle) > len(right)
-    np.testing.assert_allclose(np.array(sorted(map(tuple, right))), np.array(sorted(map(tuple, from_predict))),
-                               atol=1e-6)
+    expected_path = tmp_path / "predict-command.geojson"
+    shutil.copy(root / "predict" / "trees-od" / "osbs_right.geojson", expected_path)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    out = fresh / "trees.geojson"
+    with helpers.moved_away(root):
+        assert not root.exists()
+        run_rv("predict", bundle, image, out, cwd=fresh)
+    from_bundle, bundle_props = helpers.geojson_pixel_boxes(out, image)
+    from_predict, predict_props = helpers.geojson_pixel_boxes(expected_path, image)
+    assert len(from_predict) > 0  # PREDICT found boxes, so the equality says something
+    # The bundle predicts the whole scene (it has no AOI); on the right half it finds what PREDICT found,
+    # with the same classes and scores.
+    right = (from_bundle[:, 1] + from_bundle[:, 3]) / 2 >= 200
+    assert len(from_bundle) > right.sum()
+
+    def keyed(boxes, props):
+        return sorted((tuple(np.round(b, 6)), p["class_id"], p["score"]) for b, p in zip(boxes, props))
+
+    got = keyed(from_bundle[right], [p for p, r in zip(bundle_props, right) if r])
+    want = keyed(from_predict, predict_props)
+    assert len(got) == len(want)
+    np.testing.assert_allclose(np.array([g[0] for g in got]), np.array([w[0] for w in want]), atol=1e-5)
+    assert [g[1] for g in got] == [w[1] for w in want]
+    np.testing.assert_allclose([g[2] for g in got], [w[2] for w in want], atol=1e-6)

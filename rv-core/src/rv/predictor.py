@@ -14,15 +14,43 @@ from rv import file_utils
 from rv.errors import ConfigError, DataError
 
 
+def _manifest_1_to_2(manifest: dict) -> dict:
+    """Format 1 wrote ``channel_order: null`` when the scenes read every band; format 2 names the bands."""
+    if manifest.get("channel_order") is None and manifest.get("num_channels") is not None:
+        manifest["channel_order"] = list(range(int(manifest["num_channels"])))
+    return manifest
+
+
+#: ``{n: step}``: each step lifts a manifest of format ``n`` to format ``n + 1``
+MANIFEST_UPGRADES = {1: _manifest_1_to_2}
+
+
 def upgrade_manifest(manifest: dict, source: str) -> dict:
-    """Lift a manifest of an older bundle format to the current one."""
+    """Lift a manifest of an older bundle format to the current one (a copy; the input is left alone).
+
+    A manifest without ``format_version`` is of format 1. A format newer than
+    this rv reads is refused with what to do.
+    """
     from rv.command.bundle import BUNDLE_FORMAT_VERSION
 
-    version = int(manifest.get("format_version", 1))
+    try:
+        version = int(manifest.get("format_version", 1))
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{source} has the format version {manifest.get('format_version')!r}, not a number: the manifest.json "
+            "of the bundle is damaged; bundle the model again."
+        ) from None
     if version > BUNDLE_FORMAT_VERSION:
         raise ConfigError(
             f"{source} is a bundle of format {version}, newer than this rv reads ({BUNDLE_FORMAT_VERSION}): upgrade rv."
         )
+    if version < 1:
+        raise DataError(f"{source} has the format version {version}; bundle formats start at 1. Bundle the model again.")
+    manifest = dict(manifest)
+    while version < BUNDLE_FORMAT_VERSION:
+        manifest = MANIFEST_UPGRADES[version](manifest)
+        version += 1
+    manifest["format_version"] = version
     return manifest
 
 
@@ -80,12 +108,7 @@ class Predictor:
         from rv.plugins import get_plugin_manager
 
         template = self.config.scene.raster_source
-        changes: dict[str, Any] = {}
-        fields = attrs.fields_dict(type(template))
-        if "uris" in fields:
-            changes["uris"] = (image_uri,)
-        elif "uri" in fields:
-            changes["uri"] = image_uri
+        changes = self._image_changes(image_uri)
         if self.channel_order is not None:
             changes["channel_order"] = self.channel_order
         stats_uri = os.path.join(self.bundle_dir, "stats.json")
@@ -113,14 +136,57 @@ class Predictor:
         stats.save(path)
         return path
 
+    def _image_changes(self, image_uri: str) -> dict[str, Any]:
+        """The fields of the bundle's raster source config that point it at ``image_uri``."""
+        fields = attrs.fields_dict(type(self.config.scene.raster_source))
+        if "uris" in fields:
+            return {"uris": (image_uri,)}
+        if "uri" in fields:
+            return {"uri": image_uri}
+        return {}
+
+    def check_image(self, image_uri: str) -> None:
+        """Refuse ``image_uri`` when it does not fit the bundle's input contract (band count, channel
+        order, dtype), saying what the bundle expects and what the image has. Reads the raster's
+        metadata only, no pixels, and loads no model."""
+        template = self.config.scene.raster_source
+        # Every band, no transformers: the band count comes from the file, whatever the channel order.
+        raw = attrs.evolve(template, transformers=(), channel_order=None, **self._image_changes(image_uri))
+        self._check_contract(raw.create(self.tmp_dir), image_uri)
+
     def _check_contract(self, raster_source, image_uri: str) -> None:
+        """``raster_source``: the image with every band and no transformers (see :meth:`check_image`)."""
         m = self.manifest
         want_channels = m.get("num_channels")
-        if want_channels is not None and raster_source.num_channels != want_channels:
+        trained_order = m.get("channel_order")
+        trained = (f"channel order {list(trained_order) if trained_order is not None else 'all bands'} of a "
+                   f"{m.get('num_bands', '?')}-band {m.get('dtype', '?')} image")
+        if self.channel_order is not None:
+            order, whose = list(self.channel_order), "the channel order asked for (--channel-order)"
+        else:
+            template_order = self.config.scene.raster_source.channel_order
+            order = None if template_order is None else [int(c) for c in template_order]
+            whose = "the bundle's channel order"
+        num_bands = int(raster_source.num_bands)
+        if order is not None:
+            bad = [c for c in order if not 0 <= c < num_bands]
+            if bad:
+                expects = f"{want_channels} band(s)" if want_channels is not None else f"{len(order)} band(s)"
+                raise DataError(
+                    f"The bundle {self.bundle_uri}'s model expects {expects} ({trained}); the raster {image_uri} "
+                    f"has {num_bands} band(s) (indices 0-{num_bands - 1}), so index {bad[0]} of {whose} {order} is "
+                    f"out of range. Pass --channel-order with {expects.split(' ')[0]} band indices from 0 to "
+                    f"{num_bands - 1} (0-based)."
+                )
+            channels = len(order)
+        else:
+            channels = int(raster_source.num_channels)
+            order = list(raster_source.channel_order)
+        if want_channels is not None and channels != want_channels:
             raise DataError(
-                f"{image_uri} gives {raster_source.num_channels} channel(s) (bands {raster_source.channel_order}), but "
-                f"the bundle {self.bundle_uri} expects {want_channels} (channel order {m.get('channel_order')} of a "
-                f"{m.get('num_bands')}-band {m.get('dtype')} image). Pass --channel-order to pick {want_channels} bands."
+                f"{image_uri} gives {channels} channel(s) (bands {order} of its {num_bands}), but "
+                f"the bundle {self.bundle_uri} expects {want_channels} ({trained}). "
+                f"Pass --channel-order to pick {want_channels} bands."
             )
         dtype = m.get("dtype")
         if dtype and str(raster_source.raw_dtype) != dtype and not m.get("transformers"):
@@ -133,11 +199,12 @@ class Predictor:
         """Predict on ``image_uri``; write to ``label_uri`` when given; return the labels."""
         from rv.serialization import config_to_json
 
+        # The contract first: before statistics are computed, pixels read or the model loaded.
+        self.check_image(image_uri)
         scene_config = self.scene_config(image_uri, label_uri)
         if config_uri:
             file_utils.write_text(config_uri, config_to_json(scene_config))
         scene = scene_config.create(self.config.task, self.tmp_dir, with_labels=False, with_store=label_uri is not None)
-        self._check_contract(scene.raster_source, image_uri)
         self.load_model()
         labels = self.backend.predict_scene(scene, self.tmp_dir)
         if labels is None and scene.label_store is not None:

@@ -4,6 +4,8 @@ Layout of the zip::
 
     manifest.json        format version, rv and plugin versions, task, classes,
                          bands and channel order, dtype, chip size
+                         (read through rv.predictor.upgrade_manifest, which
+                         lifts the manifests of older formats)
     bundle-config.json   the BUNDLE command config (task, backend, template scene)
     stats.json           when the raster source uses the stats transformer
     <backend files>      model.pth and whatever else the backend lists
@@ -17,7 +19,10 @@ import zipfile
 
 from rv import file_utils
 
-BUNDLE_FORMAT_VERSION = 1
+#: format of manifest.json. 2: ``channel_order`` is always the list of bands the
+#: model was trained on (format 1 wrote null when the scenes read every band).
+#: A change of format adds a step to ``rv.predictor.MANIFEST_UPGRADES``.
+BUNDLE_FORMAT_VERSION = 2
 
 
 def bundle_manifest(config, raster_source=None) -> dict:
@@ -39,6 +44,7 @@ def bundle_manifest(config, raster_source=None) -> dict:
         "transformers": [t.key for t in rs.transformers],
     }
     if raster_source is not None:
+        manifest["channel_order"] = [int(c) for c in raster_source.channel_order]
         manifest["num_bands"] = int(raster_source.num_bands)
         manifest["num_channels"] = int(raster_source.num_channels)
         manifest["dtype"] = str(raster_source.raw_dtype)
