@@ -135,7 +135,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site in strict mode (warnings are errors)."""
     _install(session, *PACKAGES)
     _pip(session, "mkdocs-material>=9.5")
-    session.run("python", "docs/gen_reference.py")
+    session.run("python", "docs/gen_reference.py", "--check")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
 
 

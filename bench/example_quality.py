@@ -1,4 +1,4 @@
-"""Quality the examples reach at their default budget, against the bars of issue 5.
+"""Quality the examples reach at their default budget, against the bars of issue 5 (and 21).
 
 Runs each example experiment exactly as a user would, in a fresh child
 process and a fresh output directory::
@@ -11,6 +11,12 @@ person running it). Then it reads the ``eval.json`` that EVAL wrote and
 checks it against the bars, each next to the baseline it is measured from,
 taken from the ground truth of the very scenes evaluated:
 
+- ``buildings_segmentation`` (the main job): on Kampala B, building F1
+  ≥ 0.80, building IoU ≥ 0.68 and mIoU ≥ 0.60, each beside what answering
+  "building" everywhere scores: F1 ``2q / (1 + q)``, IoU ``q`` and mIoU
+  ``q / 2`` (background IoU 0), with ``q`` the building share of the
+  evaluated pixels (eval.json's ``gt_count``; 0.59 for Kampala B: 0.744,
+  0.59, 0.30). The same bar as the slow test ``tests/quality``.
 - ``trees_object_detection``: AP50 on the held-out right 30 % of the NEON
   scene ≥ 0.25 (there is no trivial detector to compare with; an untuned FCOS
   on resnet18 from scratch reached 0.18 in ~7 minutes).
@@ -69,13 +75,17 @@ class Example:
     """One example experiment and the bar its evaluation must reach."""
 
     name: str
-    kind: str  # "detection", "chip_classification" or "segmentation"
-    bar: float  # absolute AP50 for detection, points above the majority baseline otherwise
+    kind: str  # "buildings", "detection", "chip_classification" or "segmentation"
+    bar: float  # absolute AP50 for detection, points above the majority baseline otherwise (buildings: unused)
+
+#: The main job's absolute bars (issue 21): building F1, building IoU, mIoU on Kampala B.
+BUILDINGS_BARS = {"building F1": 0.80, "building IoU": 0.68, "mIoU": 0.60}
 
 
 EXAMPLES = {
     e.name: e
     for e in (
+        Example("buildings_segmentation", "buildings", 0.0),
         Example("trees_object_detection", "detection", 0.25),
         Example("buildings_chip_classification", "chip_classification", 0.10),
         Example("landcover_multiband", "segmentation", 0.15),
@@ -292,6 +302,24 @@ def majority(counts: dict[str, int]) -> tuple[str, float]:
     return name, (counts[name] / total if total else 0.0)
 
 
+def evaluate_buildings(run: Run) -> None:
+    report = run.eval_json
+    counts = class_counts(report)
+    building = next(c for c in report["classes"] if c["class_name"] == "building")
+    q = counts["building"] / sum(counts.values())
+    # Answering "building" everywhere: F1 2q/(1+q), IoU q; the other class's IoU is 0, so mIoU q/2.
+    baselines = {"building F1": 2 * q / (1 + q), "building IoU": q, "mIoU": q / 2}
+    measured = {"building F1": float(building["f1"]), "building IoU": float(building["iou"]),
+                "mIoU": float(report["overall"]["miou"])}
+    for metric, bar in BUILDINGS_BARS.items():
+        run.rows.append(Row(run.example.name, f"{metric} (Kampala B)", measured[metric], baselines[metric], bar))
+    run.notes.append(
+        f"{sum(counts.values())} validation pixels: " + ", ".join(f"{n} {c}" for n, c in counts.items())
+        + f" (building {q:.1%}); baseline: 'building' everywhere; building precision {building['precision']:.3f}, "
+        f"recall {building['recall']:.3f}"
+    )
+
+
 def evaluate_detection(run: Run) -> None:
     report = run.eval_json
     ap50 = float(report["overall"]["ap50"])
@@ -372,7 +400,9 @@ def evaluate(run: Run) -> None:
         run.rows.append(Row(run.example.name, "(no eval.json)", None, None, None))
         return
     kind = run.example.kind
-    if kind == "detection":
+    if kind == "buildings":
+        evaluate_buildings(run)
+    elif kind == "detection":
         evaluate_detection(run)
     elif kind == "chip_classification":
         evaluate_chip_classification(run)
@@ -415,7 +445,8 @@ def print_table(runs: list[Run]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
     print()
     print("baseline: the majority class's share of the evaluated ground truth (accuracy), or the building F1 of")
-    print("answering that class everywhere; detection has none (the bar is absolute). required: the bar of issue 5.")
+    print("answering that class everywhere (buildings: F1, IoU and mIoU of answering 'building' everywhere);")
+    print("detection has none. required: the bar of issues 5 and 21 (buildings and trees: absolute).")
     print("train min: wall time of the TRAIN command; train CPU min: CPU time of its process (all threads);")
     print("run min / run CPU min: the whole `rv run` (ANALYZE/CHIP/TRAIN/PREDICT/EVAL/BUNDLE). others' cores: cores")
     print(f"other processes kept busy meanwhile (of {os.cpu_count()}). Training budget: ≤ ~{TRAIN_BUDGET_MIN:.0f} min "

@@ -76,9 +76,11 @@ def test_run_by_module_with_method_and_filter_patterns(rv_cli, with_fake_backend
     monkeypatch.syspath_prepend(str(experiment_file.parent))
     result = rv_cli("run", "local", "-e", experiment_file.stem, "-n", "-a", "root_uri", "out",
                     "-m", "segment*", "-f", "quick", "train")  # fmt: skip
-    # TRAIN alone reads chips nothing produces yet: the input check says so, -x skips it.
+    # TRAIN alone reads chips that CHIP (not named) writes: the error names CHIP and the line to type; -x skips it.
     assert result.exit_code == 1
-    assert "out/chip/tile4/chips.json (read by TRAIN quick)" in result.stderr
+    err = " ".join(result.stderr.split())
+    assert "TRAIN quick read out/chip/tile4/chips.json, which CHIP tile4 writes" in err
+    assert "rv run local -e tile4_experiments chip train -a root_uri out" in err
     result = rv_cli("run", "local", "-e", experiment_file.stem, "-n", "-x", "-a", "root_uri", "out",
                     "-m", "segment*", "-f", "quick", "train")  # fmt: skip
     assert result.exit_code == 0, result.output

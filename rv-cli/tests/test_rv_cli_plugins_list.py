@@ -18,6 +18,7 @@ CORE_KEYS = {
     "augmentors": [rv.NODATA_AUGMENTOR],
     "evaluators": [rv.CHIP_CLASSIFICATION_EVALUATOR, rv.OBJECT_DETECTION_EVALUATOR, rv.SEMANTIC_SEGMENTATION_EVALUATOR],
     "runners": [rv.LOCAL],
+    "command_implementations": [rv.ANALYZE, rv.BUNDLE, rv.CHIP, rv.EVAL, rv.PREDICT, rv.TRAIN],
 }
 
 BROKEN_PLUGIN = "import rv_cli_test_missing_dependency\n"

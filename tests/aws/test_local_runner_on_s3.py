@@ -138,7 +138,8 @@ def test_a_window_of_a_tiled_geotiff_on_s3_reads_only_its_bytes(moto_server, s3_
     assert fetched < tiled.stat().st_size / 4
 
 
-@pytest.mark.slow
+# Not slow (about 12 s: the majority-class baseline backend trains nothing and needs no torch), so
+# CI's default run covers the whole pipeline on S3; the rv-pytorch variant below trains, and stays slow.
 def test_whole_pipeline_on_s3(moto_server, scene_on_s3, experiment_file, run_rv):
     """ANALYZE to BUNDLE with the majority-class baseline backend: every output on S3, metrics as expected."""
     bucket, image_uri, labels_uri = scene_on_s3

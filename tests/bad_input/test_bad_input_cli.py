@@ -228,8 +228,6 @@ def test_unknown_key_in_a_command_config(rv_run, tmp_path):
     assert_fails_clearly(result, str(bad), "Unknown key(s) 'chip_sise'", "did you mean 'chip_size'?")
 
 
-@pytest.mark.xfail(strict=True, reason="rv/serialization.py hides a ConfigError raised inside a tuple of configs "
-                   "behind cattrs' 'While structuring tuple (1 sub-exception)'")
 def test_unknown_key_inside_a_scene_of_a_command_config(rv_run, tmp_path):
     doc = _command_config(rv_run, tmp_path)
     raster = doc["config"]["train_scenes"][0]["raster_source"]

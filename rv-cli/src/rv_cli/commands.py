@@ -137,7 +137,12 @@ def run(
     experiments = _load(path, experiment_module, arg, prefix, method, filter_)
     if not experiments:
         raise ConfigError("No experiments matched: check -m/-f patterns and the exp_ methods.")
-    plan = build_plan(experiments, commands or None, rerun=rerun, check_inputs=not skip_file_check)
+    # What the user would type to include a missing upstream command ({commands}: the names to give).
+    shown_args = "".join(f" -a {k} {v}" for k, v in _parse_args(arg or []).items())
+    command_line = f"rv run {runner} {path or f'-e {experiment_module}'} {{commands}}{shown_args}"
+    plan = build_plan(
+        experiments, commands or None, rerun=rerun, check_inputs=not skip_file_check, command_line=command_line
+    )
     verbosity = _verbosity(verbose)
     options = RunOptions(parallelism=jobs, tmp_dir=tempdir, dry_run=dry_run, verbosity=verbosity)
     runner_obj = runner_value()

@@ -2,7 +2,8 @@
 
 It registers the three tasks, the GeoTIFF and image raster sources, the stats
 transformer and analyzer, the nodata augmentor, the raster label source and
-store of segmentation, the evaluators, the ``local`` runner and the local,
+store of segmentation, the evaluators, the six command implementations
+(imported only when a command runs), the ``local`` runner and the local,
 HTTP and memory file systems. Only light config modules are imported here.
 """
 
@@ -96,6 +97,18 @@ def register_evaluators(register):
 @hookimpl
 def register_runners(register):
     register(keys.LOCAL, "rv.runner.local_runner:LocalRunner")
+
+
+@hookimpl
+def register_command_implementations(register):
+    # Lazy "module:function" strings: torch and rasterio are imported only when a command runs.
+    # In alphabetical order, like every other group (`rv plugins list` and its --json agree).
+    register(keys.ANALYZE, "rv.command.analyze:run_analyze")
+    register(keys.BUNDLE, "rv.command.bundle:run_bundle")
+    register(keys.CHIP, "rv.command.chip:run_chip")
+    register(keys.EVAL, "rv.command.eval:run_eval")
+    register(keys.PREDICT, "rv.command.predict:run_predict")
+    register(keys.TRAIN, "rv.command.train:run_train")
 
 
 # -- default providers ---------------------------------------------------------

@@ -118,6 +118,21 @@ def register_runners(register):
 
 
 @hookspec
+def register_command_implementations(register):
+    """Register what runs a command (``register(command_type, implementation)``).
+
+    ``command_type`` is one of ``ANALYZE``, ``CHIP``, ``TRAIN``, ``PREDICT``,
+    ``EVAL``, ``BUNDLE``. ``implementation`` is a callable
+    ``(command_config, tmp_dir) -> None`` that writes the command's declared
+    outputs, or a string ``"module:function"`` imported only when the command
+    runs (``rv run_command``). A command type registered by rv-core's built-in
+    plugin may be replaced by another plugin (``rv plugins list`` shows who
+    provides it); two other plugins registering the same command type is an
+    error naming both. Returns nothing.
+    """
+
+
+@hookspec
 def register_file_systems(register):
     """Register file systems (``register(protocol, factory)``).
 

@@ -29,6 +29,7 @@ GROUP_HOOKS = {
     "augmentors": "register_augmentors",
     "evaluators": "register_evaluators",
     "runners": "register_runners",
+    "command_implementations": "register_command_implementations",
     "file_systems": "register_file_systems",
     "model_defaults": "register_model_defaults",
 }
@@ -59,6 +60,9 @@ LEGACY_GROUPS = {
     "EVALUATOR": "evaluators",
 }
 
+#: groups where another plugin may replace a key registered by rv-core's built-in plugin
+REPLACEABLE_GROUPS = ("command_implementations",)
+
 _SINGULAR = {
     "tasks": "task",
     "backends": "backend",
@@ -70,6 +74,7 @@ _SINGULAR = {
     "augmentors": "augmentor",
     "evaluators": "evaluator",
     "runners": "runner",
+    "command_implementations": "command implementation",
     "file_systems": "file system",
     "model_defaults": "model defaults",
 }
@@ -84,6 +89,8 @@ class Registration:
     value: Any
     plugin: str
     distribution: str | None = None
+    #: the built-in registration this one replaced (REPLACEABLE_GROUPS only)
+    replaced: Registration | None = None
 
 
 def normalize_group(group: str) -> str:
@@ -112,7 +119,21 @@ class Registry:
         group = normalize_group(group)
         if not isinstance(key, str) or not key:
             raise PluginError(f"Plugin {plugin!r} registered a {_SINGULAR[group]} with key {key!r}: keys are non-empty strings.")
+        if group == "command_implementations" and not (callable(value) or (isinstance(value, str) and ":" in value)):
+            raise PluginError(
+                f"Plugin {_who(plugin, distribution)} registered {value!r} as the implementation of command {key!r}; "
+                f"register a callable (command_config, tmp_dir) -> None, or a 'module:function' string."
+            )
         existing = self._entries[group].get(key)
+        if existing is not None and group in REPLACEABLE_GROUPS and _is_builtin(plugin) != _is_builtin(existing.plugin):
+            # A plugin provides its own implementation of a built-in: it wins, whichever registered first.
+            if _is_builtin(plugin):
+                self._entries[group][key] = attrs.evolve(
+                    existing, replaced=Registration(group, key, value, plugin, distribution)
+                )
+            else:
+                self._entries[group][key] = Registration(group, key, value, plugin, distribution, replaced=existing)
+            return
         if existing is not None:
             raise PluginError(
                 f"The {_SINGULAR[group]} key {key!r} is registered twice: by plugin "
@@ -139,6 +160,11 @@ class Registry:
                 reg = entries.pop(key)
                 if group in CONFIG_GROUPS:
                     self._config_classes.pop(reg.value.config_class, None)
+                if reg.replaced is not None:  # the built-in it replaced comes back
+                    entries[key] = reg.replaced
+            for key, reg in list(entries.items()):
+                if reg.replaced is not None and reg.replaced.plugin == plugin:
+                    entries[key] = attrs.evolve(reg, replaced=None)
 
     # -- reading ------------------------------------------------------------
     def keys(self, group: str) -> list[str]:
@@ -187,6 +213,13 @@ class Registry:
         group = normalize_group(group)
         known = sorted(self._entries[group])
         what = _SINGULAR[group]
+        if group == "command_implementations":
+            return (
+                f"No implementation of command {key!r} is registered, so it cannot run. Commands with an "
+                f"implementation: {', '.join(known) if known else '(none)'}. A plugin provides one with the "
+                f"register_command_implementations(register) hook; if yours does, check that it is installed "
+                f"and loaded here (see `rv plugins list`)."
+            )
         provider = FIRST_PARTY_PROVIDERS.get(key)
         if provider:
             return (
@@ -201,6 +234,33 @@ class Registry:
             f"{', '.join(known) if known else '(none registered)'}. "
             f"A key from a third-party plugin needs that plugin installed (see `rv plugins list`)."
         )
+
+
+def _is_builtin(plugin: str) -> bool:
+    from rv.plugins import BUILTIN_PLUGIN
+
+    return plugin == BUILTIN_PLUGIN
+
+
+def resolve_implementation(value: Any, what: str) -> Any:
+    """A registered value, importing a lazy ``"module:attribute"`` string; a PluginError when that fails."""
+    if not isinstance(value, str):
+        return value
+    import importlib
+
+    module, _, attribute = value.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in attribute.split(".") if attribute else []:
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise PluginError(
+            f"The {what} is registered as {value!r}, which cannot be imported here ({type(e).__name__}: {e}). "
+            f"Reinstall the plugin that registers it (see `rv plugins list`)."
+        ) from e
+    if not attribute:
+        raise PluginError(f"The {what} is registered as {value!r}; a lazy implementation is 'module:function'.")
+    return obj
 
 
 def _who(plugin: str, distribution: str | None) -> str:

@@ -105,11 +105,25 @@ class RVConverter(cattrs.Converter):
             except ConfigError:
                 raise
             except Exception as e:
+                inner = _config_error_in(e)
+                if inner is not None:  # e.g. an unknown key in a scene inside a tuple of scenes
+                    raise ConfigError(f"{cls.__name__}.{name}: {inner}") from e
                 raise ConfigError(f"{cls.__name__}.{name}: cannot read {value!r:.80} as {f.type}: {e}") from e
         try:
             return cls(**kwargs)
         except TypeError as e:
             raise ConfigError(f"{cls.__name__}{f' ({key})' if key else ''}: {e}") from e
+
+
+def _config_error_in(exc: BaseException) -> ConfigError | None:
+    """The first ConfigError inside cattrs' exception groups (structuring a tuple of configs)."""
+    if isinstance(exc, ConfigError):
+        return exc
+    for sub in getattr(exc, "exceptions", ()) or ():
+        found = _config_error_in(sub)
+        if found is not None:
+            return found
+    return None
 
 
 def _structure_any(converter: RVConverter):
@@ -208,17 +222,34 @@ def config_from_json(text: str, cls: type[Config] | None = None, source: str = "
     try:
         return structure(doc["config"], cls, registry, from_version=version)
     except ConfigError as e:
-        missing = _missing_distributions(doc, pm)
-        if missing:
-            raise ConfigError(
-                f"{source} was written with plugin distribution(s) {', '.join(missing)}, which are not installed or "
-                f"failed to load here: pip install {' '.join(missing)} (see `rv plugins list`). ({e})"
-            ) from e
+        missing = missing_plugins_error(doc, source, pm, cause=e)
+        if missing is not None:
+            raise missing from e
         raise ConfigError(f"{source}: {e}") from e
+
+
+def missing_plugins_error(doc: dict, source: str, pm=None, cause: Exception | None = None) -> ConfigError | None:
+    """The error naming the distributions a saved file records that this process has not loaded (or None).
+
+    Checked before loading a command (``rv run_command``: "needs plugin
+    distribution(s) X") and when a saved config fails to load (``cause``:
+    "was written with plugin distribution(s) X", then the original error).
+    """
+    missing = _missing_distributions(doc, pm)
+    if not missing:
+        return None
+    verb = "was written with" if cause is not None else "needs"
+    after = f" ({cause})" if cause is not None else ""
+    return ConfigError(
+        f"{source} {verb} plugin distribution(s) {', '.join(missing)}, which are not installed or failed to "
+        f"load here: pip install {' '.join(missing)} (see `rv plugins list`).{after}"
+    )
 
 
 def _missing_distributions(doc: dict, pm=None) -> list[str]:
     """Distributions a saved file records that this process has not loaded."""
+    if not isinstance(doc, dict):
+        return []
     recorded = [p.get("distribution") for p in doc.get("plugins", []) if isinstance(p, dict)]
     if not recorded:
         return []

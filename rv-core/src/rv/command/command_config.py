@@ -73,12 +73,31 @@ class CommandConfig(Config):
         return hashlib.sha256(f"{self.command_type}:{text}".encode()).hexdigest()
 
     def run(self, tmp_dir: str) -> None:
-        """Do the work (implemented in the command's own module)."""
-        raise NotImplementedError
+        """Do the work: call the implementation registered for this command type.
+
+        Implementations come from plugins (``register_command_implementations``);
+        rv-core's built-in plugin registers the six commands, and another
+        plugin may replace any of them (see :func:`command_implementation`).
+        """
+        command_implementation(self.command_type)(self, tmp_dir)
 
     def summary(self) -> dict[str, Any]:
         """Key fields shown by ``rv run -n -v``."""
         return {"key": self.key, "inputs": self.inputs(), "outputs": self.outputs()}
+
+
+def command_implementation(command_type: str, registry=None):
+    """The callable ``(command_config, tmp_dir) -> None`` registered for ``command_type``.
+
+    A lazy ``"module:function"`` registration is imported here. An unknown
+    command type is a ConfigError saying which commands have an
+    implementation and how a plugin provides one.
+    """
+    from rv.registry import get_registry, resolve_implementation
+
+    registry = registry or get_registry()
+    reg = registry.get_registration("command_implementations", command_type)
+    return resolve_implementation(reg.value, f"{command_type} implementation of plugin {reg.plugin!r}")
 
 
 def _scene_inputs(scenes, with_labels=True) -> list[str]:
@@ -115,11 +134,6 @@ class AnalyzeCommandConfig(CommandConfig):
     def outputs(self) -> list[str]:
         return [_join(self.command_uri, n) for a in self.analyzers for n in a.output_names()]
 
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.analyze import run_analyze
-
-        run_analyze(self, tmp_dir)
-
 
 @attrs.frozen
 class ChipCommandConfig(CommandConfig):
@@ -138,11 +152,6 @@ class ChipCommandConfig(CommandConfig):
 
     def outputs(self) -> list[str]:
         return [_join(self.command_uri, "chips.json")]
-
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.chip import run_chip
-
-        run_chip(self, tmp_dir)
 
 
 @attrs.frozen
@@ -164,11 +173,6 @@ class TrainCommandConfig(CommandConfig):
     def outputs(self) -> list[str]:
         return [self.backend.model_output_uri()]
 
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.train import run_train
-
-        run_train(self, tmp_dir)
-
 
 @attrs.frozen
 class PredictCommandConfig(CommandConfig):
@@ -185,11 +189,6 @@ class PredictCommandConfig(CommandConfig):
 
     def outputs(self) -> list[str]:
         return [u for s in self.scenes for u in s.label_store.output_uris()]
-
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.predict import run_predict
-
-        run_predict(self, tmp_dir)
 
 
 @attrs.frozen
@@ -209,11 +208,6 @@ class EvalCommandConfig(CommandConfig):
 
     def outputs(self) -> list[str]:
         return [e.output_uri for e in self.evaluators]
-
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.eval import run_eval
-
-        run_eval(self, tmp_dir)
 
 
 @attrs.frozen
@@ -235,11 +229,6 @@ class BundleCommandConfig(CommandConfig):
 
     def outputs(self) -> list[str]:
         return [self.task.predict_package_uri]
-
-    def run(self, tmp_dir: str) -> None:
-        from rv.command.bundle import run_bundle
-
-        run_bundle(self, tmp_dir)
 
 
 COMMAND_CONFIG_CLASSES = {

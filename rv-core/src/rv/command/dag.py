@@ -77,8 +77,16 @@ def build_plan(
     rerun: bool = False,
     check_inputs: bool = True,
     check_outputs: bool = True,
+    command_line: str | None = None,
 ) -> CommandPlan:
-    """Plan the commands of ``experiments`` (ExperimentConfigs)."""
+    """Plan the commands of ``experiments`` (ExperimentConfigs).
+
+    ``commands`` names the command types to run (default all). When a named
+    command reads what an unnamed one writes and that output does not exist,
+    the error names the upstream command and how to include it;
+    ``command_line`` (e.g. ``"rv run local exp.py {commands}"``) is the
+    suggestion shown, ``{commands}`` replaced by the command names to give.
+    """
     from rv import file_utils
 
     planned: list[PlannedCommand] = []
@@ -129,6 +137,8 @@ def build_plan(
             for u in pc.config.inputs():
                 if u not in produced and not file_utils.exists(u):
                     missing.setdefault(u, []).append(pc.name)
+        if missing and commands:
+            _raise_if_upstream_not_named(experiments, commands, missing, command_line)
         if missing:
             lines = "; ".join(f"{u} (read by {', '.join(names)})" for u, names in missing.items())
             raise ConfigError(
@@ -164,6 +174,39 @@ def build_plan(
         else:
             pc.status, pc.reason = SKIP, "outputs exist from an identical config"
     return plan
+
+
+def _raise_if_upstream_not_named(experiments, commands, missing: dict[str, list[str]], command_line) -> None:
+    """A named command reads a missing file that a command *not named* would write: say which, and how to include it."""
+    from rv.keys import ALL_COMMANDS
+
+    writers: dict[str, CommandConfig] = {}
+    for exp in experiments:
+        for cfg in commands_for_experiment(exp):
+            for u in cfg.outputs():
+                writers.setdefault(u, cfg)
+    upstream = {u: writers[u] for u in missing if u in writers}
+    if not upstream:
+        return
+    named = [c.upper() for c in commands]
+    lines = [f"{', '.join(missing[u])} read {u}, which {cfg.command_type} {cfg.key} writes" for u, cfg in upstream.items()]
+    wanted = [c for c in ALL_COMMANDS if c in named or any(cfg.command_type == c for cfg in upstream.values())]
+    suggestion = (command_line or "rv run RUNNER EXPERIMENTS {commands}").replace(
+        "{commands}", " ".join(c.lower() for c in wanted)
+    )
+    others = sorted({f"{cfg.command_type} {cfg.key}" for cfg in upstream.values()})
+    one = len(others) == 1
+    elsewhere = [u for u in missing if u not in upstream]
+    also = (
+        f" Also missing, and written by no command: {', '.join(elsewhere)} (fix the paths in the experiment)."
+        if elsewhere else ""
+    )
+    raise ConfigError(
+        f"A command you named needs the output of one you did not: {'; '.join(lines)}. "
+        f"{', '.join(others)} {'is' if one else 'are'} not among the commands named ({', '.join(named)}) and "
+        f"{'its output does' if one else 'their outputs do'} not exist yet. Include {'it' if one else 'them'}: "
+        f"{suggestion} (or name no commands to run the whole graph).{also}"
+    )
 
 
 def _upstream_finished_later(stamp: dict[str, Any] | None, upstream: list) -> str | None:

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from rv.command.dag import CommandPlan, PlannedCommand
 from rv.errors import RunnerError
@@ -42,11 +43,11 @@ class LocalRunner(Runner):
         done: set[int] = {i for i, pc in enumerate(plan.commands) if pc.status != "run"}
         running: dict[int, tuple[subprocess.Popen, threading.Thread, Path]] = {}
         pending = [index[id(pc)] for pc in todo]
-        failure: tuple[PlannedCommand, Path, int] | None = None
         parallel = max(1, options.parallelism)
         lock = threading.Lock()
+        status = _StatusDisplay(plan, todo)
 
-        def pump(proc: subprocess.Popen, log_path: Path, prefix: str) -> None:
+        def pump(proc: subprocess.Popen, log_path: Path, i: int, prefix: str) -> None:
             with open(log_path, "w") as log:
                 for line in proc.stdout:
                     log.write(line)
@@ -54,7 +55,21 @@ class LocalRunner(Runner):
                     with lock:
                         sys.stdout.write(prefix + line if parallel > 1 else line)
                         sys.stdout.flush()
+                        status.output(i, line)
 
+        with status:
+            failure = self._loop(plan, options, pending, running, done, log_dir, parallel, pump, status)
+        if failure is not None:
+            pc, log_path, code = failure
+            raise RunnerError(
+                f"{pc.config.command_type} {pc.config.key} (experiment {', '.join(pc.experiment_ids)}) failed "
+                f"with exit code {code}. Its log is {log_path}; its config is {pc.config.config_uri} "
+                f"(rerun it alone with: rv run_command {pc.config.config_uri}). Commands after it were not run."
+            )
+
+    def _loop(self, plan, options, pending, running, done, log_dir, parallel, pump, status):
+        """Start commands whose dependencies are done, up to ``parallel`` at once; stop at the first failure."""
+        failure: tuple[PlannedCommand, Path, int] | None = None
         while pending or running:
             if failure is None:
                 for i in list(pending):
@@ -64,7 +79,7 @@ class LocalRunner(Runner):
                     if all(d in done for d in pc.depends_on):
                         pending.remove(i)
                         log_path = log_dir / f"{pc.config.command_type.lower()}-{pc.config.key}.log"
-                        print(f"rv: [{pc.config.command_type} {pc.config.key}] starting", file=sys.stderr, flush=True)
+                        status.start(i)
                         env = dict(os.environ, PYTHONUNBUFFERED="1")
                         proc = subprocess.Popen(
                             run_command_argv(pc.config.config_uri, options.tmp_dir),
@@ -73,7 +88,7 @@ class LocalRunner(Runner):
                             text=True,
                             env=env,
                         )
-                        t = threading.Thread(target=pump, args=(proc, log_path, f"[{pc.config.command_type} {pc.config.key}] "), daemon=True)
+                        t = threading.Thread(target=pump, args=(proc, log_path, i, f"[{pc.name}] "), daemon=True)
                         t.start()
                         running[i] = (proc, t, log_path)
             elif not running:
@@ -88,13 +103,74 @@ class LocalRunner(Runner):
                 pc = plan.commands[i]
                 if proc.returncode == 0:
                     done.add(i)
-                    print(f"rv: [{pc.config.command_type} {pc.config.key}] done", file=sys.stderr, flush=True)
-                elif failure is None:
-                    failure = (pc, log_path, proc.returncode)
-        if failure is not None:
-            pc, log_path, code = failure
-            raise RunnerError(
-                f"{pc.config.command_type} {pc.config.key} (experiment {', '.join(pc.experiment_ids)}) failed "
-                f"with exit code {code}. Its log is {log_path}; its config is {pc.config.config_uri} "
-                f"(rerun it alone with: rv run_command {pc.config.config_uri}). Commands after it were not run."
-            )
+                    status.finish(i, ok=True)
+                else:
+                    status.finish(i, ok=False, log_path=log_path)
+                    if failure is None:
+                        failure = (pc, log_path, proc.returncode)
+        return failure
+
+
+class _StatusDisplay:
+    """One line per command: a rich row (spinner, status, elapsed time) on a terminal, plain lines otherwise.
+
+    Bars follow :func:`rv.progress.display_mode` (a terminal, or
+    ``RV_PROGRESS=1``). Without them — CI logs, a batch job, tests — each
+    command gets a ``rv: [CHIP key] starting`` and a ``... done (12.3 s)``
+    (or ``failed``) line on stderr, between its streamed output.
+    """
+
+    def __init__(self, plan: CommandPlan, todo: list[PlannedCommand]) -> None:
+        from rv.progress import display_mode
+
+        self.plan = plan
+        self.todo = todo
+        self.bars = display_mode() == "bars"
+        self.started: dict[int, float] = {}
+        self.rows: dict[int, int] = {}
+        self.width = 0
+        self.progress: Any = None
+
+    def __enter__(self) -> _StatusDisplay:
+        if self.bars:
+            from rv.progress import Progress
+
+            self.progress = Progress().__enter__()
+            index = {id(pc): i for i, pc in enumerate(self.plan.commands)}
+            self.width = max(len(pc.name) for pc in self.todo)
+            for pc in self.todo:  # every command to run has its row from the start: waiting, running, done
+                self.rows[index[id(pc)]] = self.progress.add_task(f"{pc.name:<{self.width}}  waiting", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            for i in self.rows:
+                if i not in self.started:  # an earlier command failed (or the run was interrupted)
+                    self._describe(i, "not run")
+            self.progress.__exit__(*exc)
+
+    def _describe(self, i: int, state: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.rows[i], description=f"{self.plan.commands[i].name:<{self.width}}  {state}")
+
+    def start(self, i: int) -> None:
+        self.started[i] = time.monotonic()
+        if self.progress is not None:
+            self._describe(i, "running")
+        else:
+            print(f"rv: [{self.plan.commands[i].name}] starting", file=sys.stderr, flush=True)
+
+    def output(self, i: int, line: str) -> None:
+        """The command's latest output line, shown in its row (bars only)."""
+        text = line.strip()
+        if self.progress is not None and text:
+            self._describe(i, "running: " + (text if len(text) <= 60 else text[:59] + "…"))
+
+    def finish(self, i: int, ok: bool, log_path: Path | None = None) -> None:
+        seconds = time.monotonic() - self.started.get(i, time.monotonic())
+        state = f"done ({seconds:.1f} s)" if ok else f"failed after {seconds:.1f} s (log: {log_path})"
+        if self.progress is not None:
+            self._describe(i, state)
+            self.progress.update(self.rows[i], total=1, completed=1)
+        else:
+            print(f"rv: [{self.plan.commands[i].name}] {state}", file=sys.stderr, flush=True)

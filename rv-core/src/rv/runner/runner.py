@@ -34,13 +34,17 @@ class Runner(ABC):
 
 
 def write_command_configs(plan: CommandPlan) -> list[str]:
-    """Write every command to run to ``<command_uri>/command-config.json``."""
+    """Write every command to run to ``<command_uri>/command-config.json``.
+
+    Its ``plugins`` include the distribution of the command's implementation
+    (:func:`rv.command.run_command.command_config_json`).
+    """
     from rv import file_utils
-    from rv.serialization import config_to_json
+    from rv.command.run_command import command_config_json
 
     uris = []
     for pc in plan.to_run():
-        file_utils.write_text(pc.config.config_uri, config_to_json(pc.config))
+        file_utils.write_text(pc.config.config_uri, command_config_json(pc.config))
         uris.append(pc.config.config_uri)
     return uris
 
