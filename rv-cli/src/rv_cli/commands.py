@@ -114,7 +114,6 @@ def run(
 ) -> None:
     """Run experiments: build the command graph and execute it with RUNNER."""
     import sys
-    from importlib import import_module
 
     from rv.command.dag import build_plan, plan_text
     from rv.errors import ConfigError
@@ -132,8 +131,9 @@ def run(
     registry = get_plugin_manager().rv_registry
     runner_value = registry.get("runners", runner)
     if isinstance(runner_value, str):
-        mod, _, cls = runner_value.partition(":")
-        runner_value = getattr(import_module(mod), cls)
+        from rv.registry import resolve_implementation
+
+        runner_value = resolve_implementation(runner_value, f"runner {runner!r}")
     experiments = _load(path, experiment_module, arg, prefix, method, filter_)
     if not experiments:
         raise ConfigError("No experiments matched: check -m/-f patterns and the exp_ methods.")

@@ -31,3 +31,12 @@ def lazy_exports(module_name: str, exports: dict[str, str]) -> tuple[Callable[[s
         return sorted(set(vars(sys.modules[module_name])) | set(exports))
 
     return __getattr__, __dir__
+
+
+def import_object(path: str) -> Any:
+    """The object a ``"module:qualified.name"`` string names (ImportError/AttributeError when it cannot)."""
+    module, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split(".") if qualname else []:
+        obj = getattr(obj, part)
+    return obj

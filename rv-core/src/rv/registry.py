@@ -246,13 +246,11 @@ def resolve_implementation(value: Any, what: str) -> Any:
     """A registered value, importing a lazy ``"module:attribute"`` string; a PluginError when that fails."""
     if not isinstance(value, str):
         return value
-    import importlib
+    from rv._lazy import import_object
 
-    module, _, attribute = value.partition(":")
+    attribute = value.partition(":")[2]
     try:
-        obj: Any = importlib.import_module(module)
-        for part in attribute.split(".") if attribute else []:
-            obj = getattr(obj, part)
+        obj = import_object(value)
     except (ImportError, AttributeError) as e:
         raise PluginError(
             f"The {what} is registered as {value!r}, which cannot be imported here ({type(e).__name__}: {e}). "

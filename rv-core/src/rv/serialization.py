@@ -266,15 +266,13 @@ def _missing_distributions(doc: dict, pm=None) -> list[str]:
 
 def config_class_named(path: str, source: str = "<string>") -> type[Config]:
     """The config class a saved file names as ``"module:QualName"``; a ConfigError when it cannot be imported."""
-    import importlib
+    from rv._lazy import import_object
 
     mod, _, qualname = path.partition(":")
     if not mod or not qualname:
         raise ConfigError(f"{source} does not say which config class it holds ('config_class': {path!r}).")
     try:
-        obj: Any = importlib.import_module(mod)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
+        obj = import_object(path)
     except (ImportError, AttributeError) as e:
         raise ConfigError(
             f"{source} holds a {path}, which cannot be imported here ({e}). Install the package that "
