@@ -14,7 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
-DATA_DIR = ROOT.parent / "shared" / "data"  # /work/main/tests -> /work/shared/data
 
 
 @pytest.fixture(scope="session")

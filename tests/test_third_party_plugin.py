@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-LANDCOVER = Path(__file__).resolve().parents[2] / "shared" / "data" / "landcover"
+LANDCOVER = Path(__file__).resolve().parents[1] / "examples" / "data" / "landcover"
 
 ROUND_TRIP = """
 import json, sys

@@ -21,7 +21,7 @@ import rv
 from rv.experiment.experiment_set import load_experiments
 from rv.serialization import config_from_json, config_to_json, load_config, save_config
 
-BUILDINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "buildings"
+BUILDINGS = Path(__file__).resolve().parents[1] / "examples" / "data" / "buildings"
 
 TINY_SPACENET = textwrap.dedent(
     f'''

@@ -16,8 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]  # rv-cli/tests/conftest.py -> the repository
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
-# rv-cli/tests -> /work/main -> /work/shared/data
-LANDCOVER = ROOT.parent / "shared" / "data" / "landcover"
+# the sample data kept in the repository: <repo>/examples/data
+LANDCOVER = ROOT / "examples" / "data" / "landcover"
 
 #: FAKE_BACKEND (a backend config without torch) in the legacy plugin-file form, named by PLUGINS_FILES.
 LEGACY_FAKE_BACKEND = '''

@@ -1,4 +1,4 @@
-"""Shared helpers for rv-geojson's tests: the real sample data in ../shared/data."""
+"""Shared helpers for rv-geojson's tests: the real sample data in examples/data."""
 
 from __future__ import annotations
 
@@ -11,21 +11,11 @@ from rv.core.box import Box
 from rv.core.class_map import ClassMap
 from rv.core.crs_transformer import CRSTransformer
 
-# <repo>/rv-geojson/tests/conftest.py -> <repo>/../shared/data
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 def scene_grid(tif: Path) -> tuple[CRSTransformer, Box]:
     """``(crs_transformer, extent)`` of a GeoTIFF, as a raster source would give them."""
     with rasterio.open(tif) as ds:
         return CRSTransformer.from_dataset(ds), Box(0, 0, ds.height, ds.width)
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"sample data not found at {DATA_DIR}")
-    return DATA_DIR
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rvpt_data import (  # noqa: E402
     BUILDING_CLASSES,
-    DATA_DIR,
     KAMPALA_A,
     KAMPALA_B,
     NEON,
@@ -36,13 +35,6 @@ from rvpt_data import (  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes (real training to the product quality bar)")
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The shared sample data (``/work/shared/data`` beside the repository)."""
-    assert DATA_DIR.is_dir(), f"shared data not found at {DATA_DIR}"
-    return DATA_DIR
 
 
 @pytest.fixture(scope="session")

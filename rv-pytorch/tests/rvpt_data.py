@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-# <repo>/rv-pytorch/tests/rvpt_data.py -> <repo>/../shared/data
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# the sample data kept in the repository: <repo>/examples/data
+DATA_DIR = Path(__file__).resolve().parents[2] / "examples" / "data"
 KAMPALA_A = DATA_DIR / "buildings" / "kampala_oam_a.tif"
 KAMPALA_B = DATA_DIR / "buildings" / "kampala_oam_b.tif"
 KAMPALA_LABELS = DATA_DIR / "buildings" / "kampala_buildings.geojson"

@@ -27,7 +27,7 @@ from rv_pytorch.data import Normalizer
 from rv_pytorch.model_files import ModelSpec
 
 torch.set_num_threads(1)
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 NEON = DATA / "trees" / "neon_osbs_029.tif"
 KAMPALA_B = DATA / "buildings" / "kampala_oam_b.tif"
 S2 = DATA / "landcover" / "s2_aberystwyth_tile4.tif"

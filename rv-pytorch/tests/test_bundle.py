@@ -25,7 +25,7 @@ from rv_pytorch.data import Normalizer
 from rv_pytorch.model_files import ModelSpec
 
 torch.set_num_threads(1)
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 KAMPALA_B = DATA / "buildings" / "kampala_oam_b.tif"
 FORMAT_1_MANIFEST = Path(__file__).resolve().parent / "data" / "bundle-manifest-format-1.json"
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

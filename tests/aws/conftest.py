@@ -2,7 +2,7 @@
 
 Every test here runs against moto's server on 127.0.0.1 (``rv_aws.testing``):
 nothing leaves the machine. The experiment is the land-cover segmentation of
-the Sentinel-2 tile in ``/work/shared/data/landcover``, with the tile and its
+the Sentinel-2 tile in ``examples/data/landcover``, with the tile and its
 label raster uploaded to a fresh bucket. The backend is MAJORITY_CLASS_BASELINE,
 a torch-free backend from a legacy plugin *module* (``PLUGINS_MODULES``) on
 ``PYTHONPATH`` (as if installed in the job's image): the whole pipeline runs
@@ -23,7 +23,7 @@ import pytest
 from rv_aws.testing import aws_batch_environment, moto_server, s3_bucket  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = ROOT.parent / "shared" / "data"  # /work/main/tests/aws -> /work/shared/data
+DATA_DIR = ROOT / "examples" / "data"
 LANDCOVER = DATA_DIR / "landcover"
 IMAGE = LANDCOVER / "s2_aberystwyth_tile4.tif"
 LABELS = LANDCOVER / "s2_aberystwyth_tile4_labels.tif"

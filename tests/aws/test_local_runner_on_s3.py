@@ -20,9 +20,9 @@ from rasterio.windows import Window
 from rv import file_utils, keys
 
 HERE = Path(__file__).resolve().parent
-IMAGE = HERE.parents[1].parent / "shared" / "data" / "landcover" / "s2_aberystwyth_tile4.tif"
+IMAGE = HERE.parents[1] / "examples" / "data" / "landcover" / "s2_aberystwyth_tile4.tif"
 LABELS = IMAGE.with_name("s2_aberystwyth_tile4_labels.tif")
-#: pixels per class in the label raster (shared/data/README.md)
+#: pixels per class in the label raster (examples/data/DATA_LICENSES)
 CLASS_PIXELS = {1: 6483, 2: 6022, 3: 22890, 4: 27606}
 
 

@@ -1,7 +1,7 @@
 """Bad input through the real ``rv`` command: a clear error before any work, never a traceback.
 
 Each test runs ``python -m rv run local experiment.py -n`` (or ``rv run_command``)
-in a subprocess on real data from ``../shared/data`` made bad in one way —
+in a subprocess on real data from ``examples/data`` made bad in one way —
 a missing file, a raster without a CRS under WGS84 labels, labels outside
 the scene, a polygon that cannot be repaired, an unknown config key, a
 truncated GeoTIFF, a channel order past the band count — and asserts that
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILDINGS = ROOT.parent / "shared" / "data" / "buildings"  # /work/main -> /work/shared/data
+BUILDINGS = ROOT / "examples" / "data" / "buildings"
 KAMPALA_B = BUILDINGS / "kampala_oam_b.tif"
 KAMPALA_LABELS = BUILDINGS / "kampala_buildings.geojson"
 ATLANTA = BUILDINGS / "sn4_atlanta_pan.tif"

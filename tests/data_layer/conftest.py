@@ -24,9 +24,6 @@ import pytest
 import rv
 from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
 
-# tests/data_layer/conftest.py -> parents[2] = /work/main -> /work/shared/data
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 NO_BACKEND = "DATA_LAYER_NO_BACKEND"
 COMMANDS = ["ANALYZE", "CHIP", "EVAL"]
 
@@ -44,14 +41,6 @@ class NoBackendPlugin:
     @rv.hookimpl
     def register_backends(self, register):
         register(NO_BACKEND, NoBackendConfigBuilder)
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The shared real-data directory (/work/shared/data)."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"sample data not found at {DATA_DIR}")
-    return DATA_DIR
 
 
 @pytest.fixture(autouse=True)

@@ -23,21 +23,12 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 EXPERIMENTS = HERE / "experiments.py"
-DATA_DIR = HERE.parents[1].parent / "shared" / "data"  # tests/pytorch -> /work/main -> /work/shared/data
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.parent == HERE:
             item.add_marker(pytest.mark.filterwarnings("ignore::UserWarning"))
-
-
-@pytest.fixture(scope="session")
-def data_dir():
-    """The shared sample data."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"sample data not found at {DATA_DIR}")
-    return DATA_DIR
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import rv
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 BUILDINGS = DATA / "buildings"
 TREES = DATA / "trees"
 LANDCOVER = DATA / "landcover"

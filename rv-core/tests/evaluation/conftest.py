@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rv.core.class_map import ClassMap
-
-# rv-core/tests/evaluation/conftest.py -> /work/main -> /work/shared/data
-DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    """The shared real-data directory (/work/shared/data)."""
-    assert DATA_DIR.is_dir(), DATA_DIR
-    return DATA_DIR
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ import rv
 from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
 from rv.config import field
 
-# rv-core/tests/foundation/conftest.py -> /work/main -> /work/shared/data
-DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
+# the sample data kept in the repository: <repo>/examples/data
+DATA_DIR = Path(__file__).resolve().parents[3] / "examples" / "data"
 LANDCOVER = DATA_DIR / "landcover"
 IMAGE = str(LANDCOVER / "s2_aberystwyth_tile4.tif")
 LABELS = str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif")

@@ -261,7 +261,7 @@ def test_a_cycle_is_an_error_before_anything_runs(fake_backend, rv_cli, tmp_path
     path = tmp_path / "cycle.py"
     path.write_text(
         "import rv\n"
-        f"LABELS = {str(Path(__file__).resolve().parents[4] / 'shared/data/landcover/s2_aberystwyth_tile4_labels.tif')!r}\n"
+        f"LABELS = {str(Path(__file__).resolve().parents[3] / 'examples/data/landcover/s2_aberystwyth_tile4_labels.tif')!r}\n"
         "class Cycle(rv.ExperimentSet):\n"
         "    def one(self, exp_id, other, root_uri):\n"
         "        task = rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes(['a', 'b']).build()\n"

@@ -9,8 +9,8 @@ import pytest
 import rv
 from rv.errors import ConfigError
 
-# rv-core/tests/foundation/x.py -> /work/main -> /work/shared/data
-LANDCOVER = Path(__file__).resolve().parents[4] / "shared" / "data" / "landcover"
+# the sample data kept in the repository: <repo>/examples/data
+LANDCOVER = Path(__file__).resolve().parents[3] / "examples" / "data" / "landcover"
 IMAGE = str(LANDCOVER / "s2_aberystwyth_tile4.tif")
 LABELS = str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif")
 

@@ -11,7 +11,7 @@ import pytest
 from rv.errors import ConfigError
 from rv.experiment.experiment_set import load_experiments
 
-LANDCOVER = Path(__file__).resolve().parents[4] / "shared" / "data" / "landcover"
+LANDCOVER = Path(__file__).resolve().parents[3] / "examples" / "data" / "landcover"
 
 # Experiments whose ids record the arguments they were called with, so the
 # tests can see how each -a value was converted.

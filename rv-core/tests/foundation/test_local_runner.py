@@ -3,11 +3,9 @@
 The failure path needs no implemented command: a TRAIN whose backend the
 subprocess cannot load (FAKE_BACKEND is registered in this process only)
 fails there, and the run must stop naming the command and its log. The
-success path runs the real ANALYZE on the landcover tile (skipped until
-``rv.command.analyze`` exists).
+success path runs the real ANALYZE on the landcover tile.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,10 +16,6 @@ from rv.errors import RunnerError
 from rv.experiment.experiment_set import load_experiments
 from rv.runner.local_runner import LocalRunner, run_command_argv
 from rv.runner.runner import RunOptions
-
-needs_analyze = pytest.mark.skipif(
-    importlib.util.find_spec("rv.command.analyze") is None, reason="ANALYZE is not implemented yet"
-)
 
 
 def test_run_command_argv_is_the_remote_path(tmp_path):
@@ -70,7 +64,6 @@ def test_nothing_to_run_runs_nothing(fake_backend, experiment_file, root_uri, tm
     assert not Path(root_uri).exists()
 
 
-@needs_analyze
 def test_analyze_runs_in_subprocesses_in_parallel_and_is_then_skipped(
     legacy_fake_backend, experiment_file, root_uri, tmp_path, capfd
 ):

@@ -14,7 +14,7 @@ from rv.serialization import FORMAT_VERSION, config_from_json, config_to_json, l
 from rv.testing import assert_config_round_trip, sample_config, sample_configs
 
 FIXTURES = Path(__file__).resolve().parent / "data"
-LANDCOVER = Path(__file__).resolve().parents[4] / "shared" / "data" / "landcover"
+LANDCOVER = Path(__file__).resolve().parents[3] / "examples" / "data" / "landcover"
 
 
 def pytest_generate_tests(metafunc):

@@ -26,9 +26,6 @@ from pathlib import Path
 
 import pytest
 
-# rv-core/tests/infra/conftest.py -> /work/main -> /work/shared/data
-DATA_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
-
 
 class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
     """Python's file server plus single ``Range: bytes=a-b`` requests (as S3 and nginx do).
@@ -133,13 +130,6 @@ def _serve_main(root: str, log: str) -> None:
     server = make_server(root, record)
     print(server.server_address[1], flush=True)
     server.serve_forever()
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The shared real data directory (/work/shared/data)."""
-    assert DATA_DIR.is_dir(), f"shared data not found at {DATA_DIR}"
-    return DATA_DIR
 
 
 @pytest.fixture

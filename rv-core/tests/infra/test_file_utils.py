@@ -92,11 +92,11 @@ def test_http_is_read_only(http_dir):
     assert "mirror" in str(info.value)
 
 
-def test_geotiff_window_over_http_uses_range_reads(http_dir_process, shared_data):
+def test_geotiff_window_over_http_uses_range_reads(http_dir_process, data_dir):
     rasterio = pytest.importorskip("rasterio")
     from rasterio.windows import Window
 
-    tif = shared_data / "trees" / "neon_osbs_029.tif"
+    tif = data_dir / "trees" / "neon_osbs_029.tif"
     shutil.copy(tif, http_dir_process.root / tif.name)
     url = http_dir_process / tif.name
     window = Window(col_off=100, row_off=150, width=64, height=48)
