@@ -5,8 +5,8 @@ Budgets are tiny (a few optimiser steps, small chips): the tests check that
 every command works and that outputs are georeferenced and consistent, not
 model quality (the Sentinel-2 test trains longer and checks that too).
 
-The scene data is the shared sample data (``../shared/data`` beside the
-repository); AOI files are written by the tests and passed with ``-a``.
+The scene data is the sample data kept in the repository (``examples/data``);
+AOI files are written by the tests and passed with ``-a``.
 """
 
 from pathlib import Path
