@@ -156,6 +156,8 @@ def child_chip(image: str, geojson: str, out_dir: str, method: str, chips: int) 
     options = {"window_method": method}
     if method == "random_sample":
         options["chips_per_scene"] = chips
+    else:
+        options["stride"] = 256  # windows side by side: every pixel read once (the default overlaps by half)
     task = syn.segmentation_task(256, **options)
     t0 = time.perf_counter()
     count, _ = syn.chip_scene(scene, task, out_dir)
@@ -185,6 +187,8 @@ def child_chip_command(image: str, geojson: str, work_dir: str, method: str, chi
     options = {"window_method": method}
     if method == "random_sample":
         options["chips_per_scene"] = chips
+    else:
+        options["stride"] = 256  # windows side by side: every pixel read once (the default overlaps by half)
     out = os.path.join(work_dir, "chips")
     tmp = tempfile.mkdtemp(prefix="tmp-", dir=work_dir)
     config = syn.chip_command_config(image, geojson, out, 256, **options)

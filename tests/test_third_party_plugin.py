@@ -60,7 +60,8 @@ def test_hello_evaluator_key_round_trips_and_records_its_distribution(run_python
     assert report["key"] == "HELLO_EVALUATOR"
     assert report["type"] == "rv_hello.hello_evaluator_config"
     saved = report["saved"]
-    assert saved["config"] == {"type": "HELLO_EVALUATOR", "output_uri": None, "greeting": "Jambo"}
+    # output_uri and classes come from rv's EvaluatorConfig base, greeting from rv-hello's config
+    assert saved["config"] == {"type": "HELLO_EVALUATOR", "output_uri": None, "classes": None, "greeting": "Jambo"}
     assert {"distribution": "rv-hello", "version": "0.1.0"} in saved["plugins"]
 
 

@@ -118,3 +118,13 @@ def test_access_denied_names_the_iam_action(discovered_plugins, s3_bucket, moto_
     )
     assert isinstance(info.value, PermissionError)
     assert not file_utils.exists(uri)
+
+
+def test_create_exclusive_is_a_conditional_put_on_s3(discovered_plugins, s3_bucket):
+    """Locks on S3: of two creations of one key, the second sees the first (If-None-Match: *)."""
+    uri = f"s3://{s3_bucket}/experiment/chip/a/command-lock.json"
+    assert file_utils.create_exclusive(uri, "first")
+    assert not file_utils.create_exclusive(uri, "second")
+    assert file_utils.read_text(uri) == "first"
+    file_utils.delete(uri)
+    assert file_utils.create_exclusive(uri, "third")

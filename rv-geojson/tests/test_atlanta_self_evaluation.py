@@ -11,39 +11,9 @@ labels are the 43 polygons of ``sn4_atlanta_pan_buildings.geojson``
 
 import json
 
-import attrs
 import pytest
 
 import rv
-from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
-
-NO_BACKEND = "ATLANTA_SELF_EVAL_NO_BACKEND"
-
-
-@attrs.frozen
-class NoBackendConfig(BackendConfig):
-    """A backend that is never run: EVAL does not need one, the experiment does."""
-
-
-class NoBackendConfigBuilder(BackendConfigBuilder):
-    config_class = NoBackendConfig
-
-
-class NoBackendPlugin:
-    @rv.hookimpl
-    def register_backends(self, register):
-        register(NO_BACKEND, NoBackendConfigBuilder)
-
-
-@pytest.fixture
-def rv_env(rv_register_plugin, tmp_path, monkeypatch):
-    """Real entry points plus the model-free backend; no rv settings from the shell."""
-    from rv import settings
-
-    monkeypatch.setenv("RV_CONFIG_DIR", str(tmp_path / "rv-config"))
-    settings.reset_settings()
-    yield rv_register_plugin(NoBackendPlugin(), "atlanta_self_eval_no_backend")
-    settings.reset_settings()
 
 
 def _task(task_type):
@@ -65,7 +35,7 @@ def _label_source(task_type, labels):
 
 
 @pytest.mark.parametrize("task_type", ["OBJECT_DETECTION", "SEMANTIC_SEGMENTATION", "CHIP_CLASSIFICATION"])
-def test_atlanta_labels_against_themselves_are_perfect(rv_env, data_dir, tmp_path, task_type):
+def test_atlanta_labels_against_themselves_are_perfect(no_backend, data_dir, tmp_path, task_type):
     from rv.command.dag import build_plan
     from rv.command.run_command import run_command
     from rv.runner.runner import write_command_configs
@@ -77,7 +47,7 @@ def test_atlanta_labels_against_themselves_are_perfect(rv_env, data_dir, tmp_pat
              .with_label_source(_label_source(task_type, labels)))
     dataset = (rv.DatasetConfig.builder().with_train_scenes([scene.with_id("atlanta-train").build()])
                .with_validation_scenes([scene.with_id("atlanta").build()]))
-    backend = rv.BackendConfig.builder(NO_BACKEND).with_task(task).build()
+    backend = rv.BackendConfig.builder(no_backend).with_task(task).build()
     experiment = (rv.ExperimentConfig.builder().with_id(f"atlanta-{task_type.lower()}").with_task(task)
                   .with_backend(backend).with_dataset(dataset).with_root_uri(str(tmp_path / "out")).build())
 

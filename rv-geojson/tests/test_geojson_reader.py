@@ -183,10 +183,12 @@ def test_invalid_json_names_file_and_position(tmp_path, kampala_a):
     assert "broken.geojson is not valid JSON" in msg and "line 3, column 22" in msg and "Fix the file" in msg
 
 
-def test_feature_without_class(tmp_path, kampala_a, center_lonlat, building_class_map):
+def test_feature_without_class(tmp_path, kampala_a, center_lonlat):
+    """With two classes besides the background, a feature without a class is an error (see test_labels_as_they_come)."""
+    cm = ClassMap.from_spec({"background": 0, "building": 1, "tree": 2}, background_class_id=0)
     path = _write(tmp_path, [{"type": "Feature", "geometry": _square(*center_lonlat), "properties": {"osm_id": 5}}])
     with pytest.raises(DataError, match=r"Feature 0 of .*labels\.geojson has no class") as e:
-        read_pixel_features(path, kampala_a[0], ClassResolver(building_class_map))
+        read_pixel_features(path, kampala_a[0], ClassResolver(cm))
     assert "default_class_id" in str(e.value) and "property_name" in str(e.value)
 
 

@@ -8,6 +8,10 @@ check that models learn.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
+import urllib.request
 import uuid
 import zipfile
 
@@ -329,3 +333,173 @@ def test_uint16_chips_are_normalised_with_the_stats_of_analyze_or_of_the_chips(t
     from_stats = train(str(tmp_path / "stats.json"), "from-stats")
     assert from_stats.normalizer == {"mean": list(np.arange(10) * 100.0 + 50), "std": [25.0] * 10}
     assert json.loads((tmp_path / "from-stats" / "model-config.json").read_text())["dtype"] == "uint16"
+
+
+# -- training length -------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_model_defaults(tmp_path, monkeypatch):
+    """A model-defaults file (RV_MODEL_DEFAULTS_URI) naming 1 epoch of a small segmentation network, as
+    rv.RESNET18's 30 epochs would, and with ``num_steps`` for the detection backend."""
+    from rv import settings
+
+    seg, det = rv.PYTORCH_SEMANTIC_SEGMENTATION, rv.PYTORCH_OBJECT_DETECTION
+    path = tmp_path / "model-defaults.json"
+    path.write_text(json.dumps({"TINY": {
+        seg: {"encoder": "resnet18", "batch_size": 8, "num_epochs": 1, "decoder_channels": 32, "fine": False,
+              "tta": "none", "seed": 3},
+        det: {"encoder": "resnet18", "num_epochs": 4, "num_steps": 50},
+    }}))
+    monkeypatch.setenv("RV_MODEL_DEFAULTS_URI", str(path))
+    settings.reset_settings()
+    yield "TINY"
+    settings.reset_settings()
+
+
+def test_with_num_steps_alone_trains_exactly_that_many_steps_whatever_epochs_the_model_defaults_name(
+        seg_chip_dir, tmp_path, tiny_model_defaults, capsys):
+    config = (rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION).with_task(seg_task())
+              .with_model_defaults(tiny_model_defaults).with_num_steps(5)
+              .with_train_options(do_monitoring=False).build())
+    assert (config.num_epochs, config.num_steps) == (1, 5)  # the defaults' epochs are kept, and do not apply
+    config.create(config.task, None).train(str(seg_chip_dir), str(tmp_path / "train"), None, str(tmp_path))
+    rows = read_log(tmp_path / "train" / "log.csv")
+    # 24 chips at 8 per step: two passes, the second stopped after two of its three steps.
+    assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(1, 3), (2, 5)]
+    err = capsys.readouterr().err
+    assert "training 5 step(s) in 2 epoch(s) (num_steps 5; num_epochs 1 ignored)" in err
+    assert "trained 2 epoch(s), 5 step(s)" in err
+
+
+def test_the_users_epochs_beat_the_model_defaults_steps_and_the_users_steps_beat_both(tiny_model_defaults):
+    from rv_pytorch.train import TrainOptions, plan_training
+
+    det_task = rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"tree": (0, "green")}).build()
+    base = (rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(det_task)
+            .with_model_defaults(tiny_model_defaults))
+    # Nothing set by the user: the model defaults' own num_steps decides.
+    assert (base.build().num_epochs, base.build().num_steps) == (4, 50)
+    # The user's epochs alone: the defaults' steps no longer apply.
+    by_epochs = base.with_num_epochs(2).build()
+    assert (by_epochs.num_epochs, by_epochs.num_steps) == (2, None)
+    plan = plan_training(TrainOptions(**by_epochs.train_options()), num_chips=80)
+    assert (plan.num_epochs, plan.total_steps) == (2, 20)  # 80 chips at 8 per step, twice
+    assert "num_epochs 2; num_steps not set" in plan.describe()
+    # Both set by the user: steps win, also through with_config and after a round trip as a builder.
+    both = base.with_num_epochs(2).with_config({"steps": 7}).build()
+    assert both.to_builder().build().num_steps == 7
+    plan = plan_training(TrainOptions(**both.train_options()), num_chips=80)
+    assert (plan.num_epochs, plan.total_steps) == (1, 7)
+    assert "num_steps 7; num_epochs 2 ignored" in plan.describe()
+
+
+# -- TensorBoard monitoring ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_monitoring_writes_tensorboard_events_and_serves_them_while_train_runs_at_a_terminal(
+        seg_chip_dir, tmp_path, monkeypatch, capsys):
+    """do_monitoring (the default, as in Raster Vision) at a terminal: events in <train dir>/tb, and a
+    TensorBoard server on the configured port for the length of TRAIN, stopped at its end."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rv import settings
+    from rv_pytorch import monitoring
+
+    port = free_port()
+    monkeypatch.setenv("RV_TENSORBOARD_PORT", str(port))
+    settings.reset_settings()
+    monkeypatch.setattr(monitoring, "interactive", lambda: True)  # as if typed in a terminal
+    started = []
+    real_start = monitoring.TensorBoardServer.start
+    monkeypatch.setattr(monitoring.TensorBoardServer, "start", lambda self: started.append(self) or real_start(self))
+
+    config = (rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION).with_task(seg_task()).with_batch_size(8)
+              .with_num_steps(4).with_config({"encoder": "resnet18", "decoder_channels": 32, "fine": False}).build())
+    assert config.do_monitoring  # the documented default
+    train_dir = tmp_path / "train"
+    config.create(config.task, None).train(str(seg_chip_dir), str(train_dir), None, str(tmp_path))
+    settings.reset_settings()
+
+    assert f"TensorBoard shows the training at http://localhost:{port}/ until TRAIN ends" in capsys.readouterr().err
+    (server,) = started
+    assert server.logdir == str(train_dir) and server.process is None  # stopped when TRAIN ended
+    assert monitoring.port_is_free(port)
+
+    events = EventAccumulator(str(train_dir / "tb"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "epoch/train_loss", "epoch/valid_loss", "epoch/lr", "epoch/mIoU"} <= scalars
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
+    assert [e.step for e in events.Scalars("epoch/mIoU")] == [1, 2]  # 3 steps, then 1
+
+
+def test_no_tensorboard_server_without_a_terminal_or_with_the_port_set_to_0(tmp_path, monkeypatch):
+    from rv import settings
+    from rv_pytorch import monitoring
+
+    monkeypatch.setattr(monitoring.TensorBoardServer, "start", lambda self: pytest.fail("TensorBoard was started"))
+    said = []
+    monkeypatch.setattr(monitoring, "interactive", lambda: False)
+    with monitoring.tensorboard_during_training(str(tmp_path), True, said.append) as server:
+        assert server is None
+    monkeypatch.setattr(monitoring, "interactive", lambda: True)
+    with monitoring.tensorboard_during_training(str(tmp_path), False, said.append) as server:  # do_monitoring off
+        assert server is None
+    monkeypatch.setenv("RV_TENSORBOARD_PORT", "0")
+    settings.reset_settings()
+    with monitoring.tensorboard_during_training(str(tmp_path), True, said.append) as server:
+        assert server is None
+    assert said == []
+    # A port in use: said, and training goes on without the server.
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen()
+        monkeypatch.setenv("RV_TENSORBOARD_PORT", str(busy.getsockname()[1]))
+        settings.reset_settings()
+        with monitoring.tensorboard_during_training(str(tmp_path), True, said.append) as server:
+            assert server is None
+    assert said and "is in use, so TensorBoard is not started" in said[0] and "RV_TENSORBOARD_PORT" in said[0]
+    monkeypatch.setenv("RV_TENSORBOARD_PORT", "six thousand")
+    settings.reset_settings()
+    with pytest.raises(rv.errors.ConfigError, match="RV_TENSORBOARD_PORT.*not a port number"):
+        monitoring.configured_port()
+    settings.reset_settings()
+
+
+def test_the_tensorboard_server_serves_the_training_events_over_http_and_stops(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from rv_pytorch.monitoring import TensorBoardServer, port_is_free
+
+    writer = SummaryWriter(str(tmp_path / "train" / "tb"))
+    for step in range(3):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+    writer.close()
+    port = free_port()
+    server = TensorBoardServer(str(tmp_path / "train"), port, log_path=str(tmp_path / "tensorboard.log")).start()
+    try:
+        assert server.wait_until_serving(timeout=180), (tmp_path / "tensorboard.log").read_text()[-2000:]
+        with urllib.request.urlopen(server.url, timeout=10) as page:
+            assert page.status == 200 and b"TensorBoard" in page.read()
+        # The run appears once TensorBoard has read the logdir.
+        runs: list = []
+        for _ in range(120):
+            with urllib.request.urlopen(server.url + "data/runs", timeout=10) as response:
+                runs = json.loads(response.read())
+            if runs:
+                break
+            time.sleep(0.5)
+        assert runs == ["tb"]
+        pid = server.process.pid
+    finally:
+        server.stop()
+    assert server.process is None and port_is_free(port)
+    with pytest.raises(ProcessLookupError):  # the process is gone, not only detached
+        os.kill(pid, 0)

@@ -34,7 +34,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """A chip-classification bundle (3-band uint8, every band, 64 px cells) written by BUNDLE."""
-    root = tmp_path_factory.mktemp("bundle")
+    return write_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+def write_bundle(root: Path, label_store=None) -> Path:
+    """A chip-classification bundle written by BUNDLE into ``root``, its template scene with ``label_store``."""
     task = (rv.TaskConfig.builder(rv.CHIP_CLASSIFICATION)
             .with_classes({"background": (0, "black"), "building": (1, "red")}).with_background_class_id(0)
             .with_chip_size(64).with_predict_package_uri(str(root / "bundle" / "model-bundle.zip")).build())
@@ -46,11 +50,14 @@ def bundle(tmp_path_factory) -> Path:
                      dtype="uint8", normalizer=Normalizer.for_dtype("uint8", 3).to_dict(), chip_size=64,
                      model_options=backend_config.model_options())
     torch.manual_seed(0)
-    (root / "train").mkdir()
+    (root / "train").mkdir(parents=True)
     (root / "tmp").mkdir()
     torch.save(backend.create_model(spec).state_dict(), root / "train" / "model.pth")
     spec.save(str(root / "train" / "model-config.json"))
-    scene = rv.SceneConfig.builder().with_task(task).with_id("template").with_raster_source(str(KAMPALA_B)).build()
+    scene = rv.SceneConfig.builder().with_task(task).with_id("template").with_raster_source(str(KAMPALA_B))
+    if label_store is not None:
+        scene = scene.with_label_store(label_store)
+    scene = scene.build()
     run_bundle(BundleCommandConfig(key="cc", command_uri=str(root / "bundle"), task=task, backend=backend_config,
                                    scene=scene), str(root / "tmp"))
     return root / "bundle" / "model-bundle.zip"
@@ -114,7 +121,8 @@ def test_a_valid_channel_order_of_another_length_is_refused_with_the_band_count(
 def test_the_bundle_writes_the_current_manifest_format_with_its_bands(bundle):
     with zipfile.ZipFile(bundle) as zf:
         manifest = json.loads(zf.read("manifest.json"))
-    assert manifest["format_version"] == BUNDLE_FORMAT_VERSION == 2
+    assert manifest["format_version"] == BUNDLE_FORMAT_VERSION == 3
+    assert manifest["label_store"] is None  # the template scene names no store: the task's default applies
     assert (manifest["channel_order"], manifest["num_bands"], manifest["num_channels"], manifest["dtype"]) == (
         [0, 1, 2], 3, 3, "uint8")
     assert upgrade_manifest(manifest, "b") == manifest
@@ -132,8 +140,8 @@ def test_a_format_1_manifest_is_upgraded_and_its_bundle_predicts_the_same(bundle
 
     old_bundle = with_manifest(bundle, tmp_path / "format-1.zip", FORMAT_1_MANIFEST.read_text())
     predictor = rv.Predictor(str(old_bundle), str(tmp_path / "old"))
-    assert predictor.manifest == {**json.loads(FORMAT_1_MANIFEST.read_text()), "format_version": 2,
-                                  "channel_order": [0, 1, 2]}
+    assert predictor.manifest == {**json.loads(FORMAT_1_MANIFEST.read_text()), "format_version": 3,
+                                  "channel_order": [0, 1, 2], "label_store": None}
     from_old = predictor.predict(str(KAMPALA_B))
     from_new = rv.Predictor(str(bundle), str(tmp_path / "new")).predict(str(KAMPALA_B))
     assert len(from_old) == len(from_new) == 64  # 512² in 64 px cells
@@ -150,10 +158,58 @@ def test_a_manifest_of_a_future_format_is_refused_before_the_model_is_loaded(bun
     monkeypatch.setattr(PyTorchBackend, "load_model", lambda *a: pytest.fail("the model was loaded"))
     manifest = json.loads(FORMAT_1_MANIFEST.read_text())
     future = with_manifest(bundle, tmp_path / "future.zip", {**manifest, "format_version": 99})
-    with pytest.raises(ConfigError, match=r"future.zip is a bundle of format 99, newer than this rv reads \(2\): "
+    with pytest.raises(ConfigError, match=r"future.zip is a bundle of format 99, newer than this rv reads \(3\): "
                                           "upgrade rv"):
         rv.Predictor(str(future), str(tmp_path / "f"))
     with pytest.raises(DataError, match="format version 'two', not a number"):
         upgrade_manifest({**manifest, "format_version": "two"}, "damaged.zip")
     with pytest.raises(DataError, match="format version 0; bundle formats start at 1"):
         upgrade_manifest({**manifest, "format_version": 0}, "zero.zip")
+
+
+def test_a_bundle_predicts_several_images_with_one_model_and_the_experiments_label_store(tmp_path, monkeypatch):
+    """The experiment wrote its cells in the raster's CRS (``with_source_crs``): so does the bundle, for
+    every image, named after it, with the model loaded once."""
+    from rv_pytorch.backend import PyTorchBackend
+
+    store = rv.LabelStoreConfig.builder(rv.CHIP_CLASSIFICATION_GEOJSON).with_source_crs()
+    source_crs_bundle = write_bundle(tmp_path / "made", label_store=store)
+    with zipfile.ZipFile(source_crs_bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["label_store"] == {"type": "CHIP_CLASSIFICATION_GEOJSON", "use_source_crs": True}
+
+    loads = []
+    real_load = PyTorchBackend.load_model
+    monkeypatch.setattr(PyTorchBackend, "load_model", lambda self, *a: loads.append(a) or real_load(self, *a))
+    predictor = rv.Predictor(str(source_crs_bundle), str(tmp_path / "tmp"))
+    images = [str(KAMPALA_B), str(DATA / "buildings" / "kampala_oam_a.tif")]
+    written = predictor.predict_images(images, str(tmp_path / "out"), config_dir=str(tmp_path / "configs"))
+    assert len(loads) == 1
+    assert written == {images[0]: str(tmp_path / "out" / "kampala_oam_b.geojson"),
+                       images[1]: str(tmp_path / "out" / "kampala_oam_a.geojson")}
+    assert sorted(p.name for p in (tmp_path / "configs").iterdir()) == ["kampala_oam_a.json", "kampala_oam_b.json"]
+    for out, cells in ((written[images[0]], 64), (written[images[1]], 16 * 24)):  # 64 px cells of 512², 1024 x 1536
+        doc = json.loads(Path(out).read_text())
+        assert "crs" in doc and len(doc["features"]) == cells
+        x, y = doc["features"][0]["geometry"]["coordinates"][0][0]
+        assert abs(x) > 1000 and abs(y) > 1000  # projected metres, not WGS84 degrees
+
+    # Two images of one name would overwrite each other: refused before anything is predicted.
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "kampala_oam_b.tif").symlink_to(KAMPALA_B)
+    with pytest.raises(ConfigError, match="have the same name"):
+        predictor.predict_images([str(KAMPALA_B), str(twin / "kampala_oam_b.tif")], str(tmp_path / "out2"))
+    assert not (tmp_path / "out2").exists()
+
+
+def test_rv_predict_refuses_a_folder_without_geotiffs(bundle, tmp_path):
+    empty = tmp_path / "no-images"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("nothing to predict")
+    result = subprocess.run([sys.executable, "-m", "rv", "predict", str(bundle), str(empty), str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0
+    err = " ".join(result.stderr.split())
+    assert f"The folder {empty} holds no GeoTIFF" in err
+    assert not (tmp_path / "out").exists()

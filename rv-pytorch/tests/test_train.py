@@ -109,6 +109,19 @@ def test_resume_continues_from_the_saved_epoch_and_step(seg_chip_dir, tmp_path):
     assert len(read_log(tmp_path / "resumed" / "log.csv")) == 1
 
 
+def test_num_steps_is_the_exact_number_of_steps_also_past_num_epochs_and_after_a_partial_epoch(seg_chip_dir,
+                                                                                                tmp_path):
+    train_set = ChipDataset(seg_chip_dir, "train", cache=True)  # 24 chips: 3 steps per epoch
+    task = SemanticSegmentationTask(BUILDING)
+    # num_steps beyond num_epochs' 3 steps: the steps decide, over a partial second epoch.
+    first = train(seg_model(), task, train_set, None, tmp_path, options(num_epochs=1, num_steps=5))
+    assert (first.epochs, first.steps) == (2, 5)
+    assert [(r["epoch"], r["step"]) for r in read_log(tmp_path / "log.csv")] == [(1.0, 3.0), (2.0, 5.0)]
+    # Asked for one more step, the run resumes from its partial epoch and stops at exactly 6.
+    more = train(seg_model(), task, train_set, None, tmp_path, options(num_epochs=1, num_steps=6))
+    assert (more.epochs, more.steps) == (3, 6)
+
+
 def test_resuming_a_different_model_is_a_config_error(seg_chip_dir, tmp_path):
     train_set = ChipDataset(seg_chip_dir, "train")
     task = SemanticSegmentationTask(BUILDING)

@@ -111,7 +111,7 @@ EXPERIMENT_FILE = textwrap.dedent(
                 rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
                 .with_classes(CLASSES)
                 .with_chip_size(chip_size)
-                .with_chip_options(window_method="sliding")
+                .with_chip_options(window_method="sliding", stride=chip_size)
                 .build()
             )
             backend_builder = rv.BackendConfig.builder(backend).with_task(task)

@@ -244,3 +244,51 @@ def test_skipping_the_check_is_possible(rv_run, tmp_path):
     result = rv_run("-x", "-a", "image", truncated, "-a", "labels", ATLANTA_LABELS)
     assert result.returncode == 0, result.output
     assert not rv_run.out.exists()
+
+
+def _refused_port() -> int:
+    """A loopback port where nothing listens (bound, then closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_http_image_on_a_port_that_refuses_connections_says_so_not_missing(rv_run):
+    port = _refused_port()
+    url = f"http://127.0.0.1:{port}/kampala_oam_b.tif"
+    result = rv_run("-a", "image", url)
+    assert_fails_clearly(result, url, f"127.0.0.1:{port} refused the connection", "start the server")
+    assert "does not exist" not in result.output and "missing" not in result.output
+
+
+def test_a_directory_given_as_the_image_says_it_is_a_directory(rv_run, tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    result = rv_run("-a", "image", folder)
+    assert_fails_clearly(result, str(folder), "is a directory")
+    assert not rv_run.out.exists()
+
+
+def test_a_directory_named_like_a_label_file_says_it_is_a_directory(rv_run, tmp_path):
+    folder = tmp_path / "labels.geojson"
+    folder.mkdir()
+    (folder / "part-1.geojson").write_text("{}")
+    result = rv_run("-a", "labels", folder)
+    assert_fails_clearly(result, str(folder), "is a directory, not a file", "part-1.geojson")
+
+
+def test_a_raster_holding_only_nodata_is_named_by_the_dry_run(rv_run, tmp_path):
+    import numpy as np
+    import rasterio
+
+    empty = tmp_path / "empty_export.tif"
+    with rasterio.open(KAMPALA_B) as src:
+        profile = src.profile
+    profile.update(nodata=0)
+    with rasterio.open(empty, "w", **profile) as dst:
+        dst.write(np.zeros((profile["count"], profile["height"], profile["width"]), dtype=profile["dtype"]))
+    result = rv_run("-a", "image2", empty)
+    assert_fails_clearly(result, str(empty), "holds no data", "nodata value 0 in every band")
+    assert result.output.count("holds no data") == 1  # the train scene's real raster is fine

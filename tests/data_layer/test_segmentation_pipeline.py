@@ -73,7 +73,7 @@ def test_kampala_buildings_from_geojson(rv_env, helpers, data_dir, tmp_path):
         .with_classes(KAMPALA_CLASSES)
         .with_background_class_id(2)
         .with_chip_size(128)
-        .with_chip_options(window_method="sliding")
+        .with_chip_options(window_method="sliding", stride=128)  # no overlap: each pixel in one chip
         .build()
     )
     # The footprints have no class property: every feature is a building.
@@ -209,7 +209,7 @@ def test_trees_nodata_is_ignored_in_chips_and_evaluation(rv_env, helpers, data_d
         .with_classes({"background": (0, "black"), "tree": (1, "green")})
         .with_background_class_id(0)
         .with_chip_size(100)
-        .with_chip_options(window_method="sliding")
+        .with_chip_options(window_method="sliding", stride=100)  # no overlap: each pixel in one chip
         .build()
     )
     # The file says class_id 0 / class_name "Tree"; map its names onto this class map.

@@ -20,17 +20,20 @@ LANDCOVER = DATA / "landcover"
 
 
 def _backend(key, task, steps, batch_size, **options):
-    return (
+    """The backend of ``task``: ``steps`` optimiser steps, or ``epochs`` passes when ``steps`` is 0
+    (the number of steps, when set, decides the training length)."""
+    builder = (
         rv.BackendConfig.builder(key)
         .with_task(task)
         .with_model_defaults(rv.RESNET18)
         .with_batch_size(int(batch_size))
         .with_num_epochs(int(options.pop("epochs", 1)))
-        .with_num_steps(int(steps))
         .with_train_options(sync_interval=30, do_monitoring=False)
         .with_config({"encoder": "resnet18", "num_workers": 0, **options})
-        .build()
     )
+    if int(steps):
+        builder = builder.with_num_steps(int(steps))
+    return builder.build()
 
 
 def _experiment(exp_id, task, backend, train, valid, root_uri):
@@ -48,8 +51,9 @@ def _experiment(exp_id, task, backend, train, valid, root_uri):
 
 class EndToEnd(rv.ExperimentSet):
     def exp_buildings_segmentation(self, root_uri, steps: int = 4, epochs: int = 1, chip_size: int = 64,
-                                   lr: float = 1e-3):
-        """Kampala A trains, Kampala B validates; building footprints from one WGS84 GeoJSON; the stats transformer."""
+                                   lr: float = 1e-3, vector_output: int = 0):
+        """Kampala A trains, Kampala B validates; building footprints from one WGS84 GeoJSON; the stats transformer.
+        ``-a vector_output 1``: PREDICT also writes building polygons and class scores."""
         task = (
             rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
             .with_classes({"background": (0, "black"), "building": (1, "red")})
@@ -73,6 +77,10 @@ class EndToEnd(rv.ExperimentSet):
 
         train = scenes.with_id("kampala_a").with_raster_source(image("kampala_oam_a.tif"))
         valid = scenes.with_id("kampala_b").with_raster_source(image("kampala_oam_b.tif"))
+        if int(vector_output):
+            valid = valid.with_label_store(
+                rv.LabelStoreConfig.builder(rv.SEMANTIC_SEGMENTATION_RASTER).with_vector_output().with_scores()
+            )
         return _experiment("buildings-seg", task, backend, [train], [valid], root_uri)
 
     def exp_buildings_chip_classification(self, root_uri, steps: int = 4, chip_size: int = 64):

@@ -27,7 +27,7 @@ def read_rows(path):
 @pytest.mark.slow
 def test_a_killed_train_resumes_from_its_last_checkpoint(helpers, rv_environ, run_rv, tmp_path):
     root = tmp_path / "out"
-    args = helpers.experiment_args("buildings_segmentation", root, "analyze", "chip", "train", steps=1000, epochs=EPOCHS)
+    args = helpers.experiment_args("buildings_segmentation", root, "analyze", "chip", "train", steps=0, epochs=EPOCHS)
     train_dir = root / "train" / "buildings-seg"
     checkpoint, log = train_dir / "last.pth", train_dir / "log.csv"
 

@@ -15,8 +15,26 @@ def seg_run(run_experiment, tmp_path_factory):
     root = tmp_path_factory.mktemp("seg") / "out"
     # Four steps at lr 1e-3 leave the untrained decoder predicting "building" everywhere; at 1e-2
     # (seeded, so every run is the same) both classes appear, which the bundle test needs.
-    result = run_experiment("buildings_segmentation", root, lr=0.01)
+    # The validation scene's label store asks for polygons and scores too: PREDICT writes them, and so
+    # must the bundle.
+    result = run_experiment("buildings_segmentation", root, lr=0.01, vector_output=1)
     return root, result
+
+
+#: what PREDICT writes for Kampala B with the experiment's label store (vector output, scores)
+PREDICTED = ("kampala_b.tif", "kampala_b-polygons.geojson", "kampala_b-scores.tif")
+
+
+def assert_same_predictions(written, expected):
+    """``written`` and ``expected``: {kind: path} of a class GeoTIFF, its polygons and its scores."""
+    with rasterio.open(written["classes"]) as a, rasterio.open(expected["classes"]) as b:
+        assert a.crs == b.crs and a.transform == b.transform
+        np.testing.assert_array_equal(a.read(), b.read())
+    with rasterio.open(written["scores"]) as a, rasterio.open(expected["scores"]) as b:
+        assert a.count == b.count == 2 and a.transform == b.transform
+        np.testing.assert_allclose(a.read(), b.read(), atol=1e-6)
+    got, want = (json.loads(p.read_text())["features"] for p in (written["polygons"], expected["polygons"]))
+    assert got and got == want  # the same building polygons, property for property
 
 
 def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bundle(seg_run, data_dir):
@@ -52,15 +70,24 @@ def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bund
     assert (manifest["num_channels"], manifest["dtype"], manifest["backend"]) == (3, "uint8",
                                                                                  "PYTORCH_SEMANTIC_SEGMENTATION")
     assert manifest["transformers"] == ["STATS_TRANSFORMER"]
+    # The bundle records the experiment's label store (no URI: each prediction names its own).
+    assert manifest["format_version"] == 3
+    assert manifest["label_store"] == {"type": "SEMANTIC_SEGMENTATION_RASTER", "rgb": False, "write_scores": True,
+                                       "vector_output": True, "vector_crs": None}
+    for name in PREDICTED:
+        assert (root / "predict" / "buildings-seg" / name).is_file(), name
 
 
 def test_the_bundle_alone_predicts_what_predict_wrote(seg_run, run_rv, data_dir, tmp_path):
+    """Class GeoTIFF, building polygons and scores, as the experiment's label store asked of PREDICT."""
     root, _ = seg_run
     # Only the bundle survives: the experiment's files are moved away before predicting.
     bundle = tmp_path / "model-bundle.zip"
     shutil.copy(root / "bundle" / "buildings-seg" / "model-bundle.zip", bundle)
-    expected_path = tmp_path / "predict-command.tif"
-    shutil.copy(root / "predict" / "buildings-seg" / "kampala_b.tif", expected_path)
+    saved = tmp_path / "predict-command"
+    saved.mkdir()
+    for name in PREDICTED:
+        shutil.copy(root / "predict" / "buildings-seg" / name, saved / name)
     moved = root.with_name("moved-away")
     root.rename(moved)
     try:
@@ -70,12 +97,57 @@ def test_the_bundle_alone_predicts_what_predict_wrote(seg_run, run_rv, data_dir,
         run_rv("predict", bundle, data_dir / "buildings" / "kampala_oam_b.tif", out, cwd=fresh)
     finally:
         moved.rename(root)
-    with rasterio.open(out) as a, rasterio.open(expected_path) as b:
-        assert a.crs == b.crs and a.transform == b.transform
-        expected = b.read()
-        np.testing.assert_array_equal(a.read(), expected)
+    assert_same_predictions(
+        {"classes": out, "polygons": fresh / "kampala_b_from_bundle-polygons.geojson",
+         "scores": fresh / "kampala_b_from_bundle-scores.tif"},
+        {"classes": saved / PREDICTED[0], "polygons": saved / PREDICTED[1], "scores": saved / PREDICTED[2]},
+    )
     # Both classes are predicted somewhere, so the equality says something.
-    assert set(np.unique(expected)) == {0, 1}
+    with rasterio.open(saved / PREDICTED[0]) as b:
+        assert set(np.unique(b.read())) == {0, 1}
+
+
+def test_rv_predict_takes_a_folder_of_geotiffs_and_writes_one_prediction_per_image(seg_run, run_rv, data_dir,
+                                                                                   tmp_path):
+    root, _ = seg_run
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("east.tif", "west.TIFF"):  # the same image twice, under two names
+        shutil.copy(data_dir / "buildings" / "kampala_oam_b.tif", images / name)
+    (images / "notes.txt").write_text("not an image")
+    out = tmp_path / "predictions"
+    result = run_rv("predict", root / "bundle" / "buildings-seg" / "model-bundle.zip", images, out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "east-polygons.geojson", "east-scores.tif", "east.tif", "west-polygons.geojson", "west-scores.tif", "west.tif"]
+    assert result.stderr.count("wrote predictions to") == 2
+    predicted = root / "predict" / "buildings-seg"
+    for stem in ("east", "west"):
+        assert_same_predictions(
+            {"classes": out / f"{stem}.tif", "polygons": out / f"{stem}-polygons.geojson",
+             "scores": out / f"{stem}-scores.tif"},
+            {"classes": predicted / PREDICTED[0], "polygons": predicted / PREDICTED[1],
+             "scores": predicted / PREDICTED[2]},
+        )
+
+
+def test_rv_predict_a_computes_the_statistics_on_the_image(seg_run, run_rv, data_dir, tmp_path):
+    """``-a`` / ``--update-stats`` as in Raster Vision: the stats transformer uses the new image's statistics."""
+    root, _ = seg_run
+    bundle = root / "bundle" / "buildings-seg" / "model-bundle.zip"
+    image = data_dir / "buildings" / "kampala_oam_b.tif"
+    run_rv("predict", "-a", bundle, image, tmp_path / "own-stats.tif", "--export-config", tmp_path / "own.json")
+    run_rv("predict", bundle, image, tmp_path / "bundle-stats.tif", "--export-config", tmp_path / "bundled.json")
+
+    def stats_uri(path):
+        (transformer,) = json.loads(path.read_text())["config"]["raster_source"]["transformers"]
+        return transformer["stats_uri"]
+
+    assert stats_uri(tmp_path / "own.json").endswith("image-stats.json")
+    assert stats_uri(tmp_path / "bundled.json").endswith("stats.json")
+    assert not stats_uri(tmp_path / "bundled.json").endswith("image-stats.json")
+    # Kampala B's own statistics differ from ANALYZE's over A and B: the scaled pixels, so the scores, differ.
+    with rasterio.open(tmp_path / "own-stats-scores.tif") as a, rasterio.open(tmp_path / "bundle-stats-scores.tif") as b:
+        assert not np.allclose(a.read(), b.read())
 
 
 def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_loaded(seg_run, run_rv, data_dir,
@@ -87,12 +159,17 @@ def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_
         saved = json.loads(zf.read("bundle-config.json"))
     assert {p["distribution"] for p in saved["plugins"]} == {"rv-core", "rv-pytorch"}
     scene = saved["config"]["scene"]
-    assert scene.get("label_source") is None and scene.get("label_store") is None and not scene.get("aoi_uris")
+    assert scene.get("label_source") is None and not scene.get("aoi_uris")
+    # The experiment's label store is rv-core's, kept without its URI.
+    assert scene["label_store"]["type"] == "SEMANTIC_SEGMENTATION_RASTER" and scene["label_store"]["uri"] is None
     out = tmp_path / "only-pytorch.tif"
     env = {"RV_DISABLE_PLUGIN_AUTOLOAD": "1", "RV_LOAD_PLUGINS": "rv_cli,rv_pytorch", "RV_STRICT_PLUGINS": "1"}
     run_rv("predict", bundle, data_dir / "buildings" / "kampala_oam_b.tif", out, env=env)
-    with rasterio.open(out) as a, rasterio.open(root / "predict" / "buildings-seg" / "kampala_b.tif") as b:
-        np.testing.assert_array_equal(a.read(), b.read())
+    predicted = root / "predict" / "buildings-seg"
+    assert_same_predictions(
+        {"classes": out, "polygons": tmp_path / "only-pytorch-polygons.geojson", "scores": tmp_path / "only-pytorch-scores.tif"},
+        {"classes": predicted / PREDICTED[0], "polygons": predicted / PREDICTED[1], "scores": predicted / PREDICTED[2]},
+    )
 
 
 def test_a_bundle_refuses_an_image_of_another_band_count_and_says_what_it_expects(seg_run, run_rv, data_dir,

@@ -54,15 +54,55 @@ def _split_positionals(items: list[str], path: Optional[str]) -> tuple[list[str]
     return commands, path
 
 
+def _experiments_source(path: Optional[str], module: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """The ``(path, module)`` to load experiments from.
+
+    With neither ``-p`` nor ``-e``, the experiment sets of ``__main__`` are
+    used when it defines some: that is an experiment file run as a script,
+    calling ``rv.main()`` (Raster Vision's "loaded from __main__").
+    """
+    if path is not None or module is not None:
+        return path, module
+    import sys
+
+    from rv.errors import ConfigError
+    from rv.experiment.experiment_set import experiment_sets_in
+
+    main = sys.modules.get("__main__")
+    if main is not None and experiment_sets_in(main):
+        return None, "__main__"
+    raise ConfigError("Name the experiments: rv run local experiment.py (or -p PATH, or -e MODULE).")
+
+
+def _source_text(path: Optional[str], module: Optional[str]) -> str:
+    """How the command line names the experiments (for the commands an error suggests typing)."""
+    if path:
+        return path
+    if module == "__main__":
+        import sys
+
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if main_file:
+            return os.path.relpath(main_file)
+    return f"-e {module}"
+
+
 def _load(path, module, arg, prefix, method, filter_):
     from rv.experiment.experiment_set import load_experiments
 
+    path, module = _experiments_source(path, module)
     return load_experiments(
         path=path, module=module, args=_parse_args(arg or []), prefix=prefix, methods=method or None, filters=filter_ or None
     )
 
 
 _ARG_HELP = "Experiment argument: -a KEY VALUE (repeatable)."
+#: -e and its two long spellings: rv's dashed one and Raster Vision's underscored one
+_MODULE_OPTIONS = ("-e", "--experiment-module", "--experiment_module")
+_MODULE_HELP = (
+    "Importable module defining experiments (imported with the working directory on sys.path, "
+    "e.g. -e examples.spacenet.experiments)."
+)
 _ARG_OPTIONS = ("-a", "--arg")
 #: joins KEY and VALUE of ``-a KEY VALUE`` into the one word typer parses (a key never holds it)
 _ARG_JOIN = "\x1f"
@@ -99,9 +139,9 @@ class KeyValueArgsCommand(TyperCommand):
 def run(
     runner: str = typer.Argument(..., help="Runner key: local, aws_batch, or one a plugin registers."),
     items: Optional[list[str]] = typer.Argument(None, help="Commands to run (default all) and/or the experiment .py file."),
-    experiment_module: Optional[str] = typer.Option(None, "-e", "--experiment-module", help="Importable module defining experiments."),
+    experiment_module: Optional[str] = typer.Option(None, *_MODULE_OPTIONS, help=_MODULE_HELP),
     path: Optional[str] = typer.Option(None, "-p", "--path", help="Experiment .py file."),
-    dry_run: bool = typer.Option(False, "-n", "--dry-run", help="Print the commands in order and run nothing."),
+    dry_run: bool = typer.Option(False, "-n", "--dry-run", "--dry_run", help="Print the commands in order and run nothing."),
     skip_file_check: bool = typer.Option(False, "-x", "--skip-file-check", help="Skip 'Ensuring input files exist'."),
     arg: Optional[list[str]] = typer.Option(None, "-a", "--arg", metavar="KEY VALUE", help=_ARG_HELP),
     prefix: str = typer.Option("exp_", "--prefix", help="Prefix of experiment methods."),
@@ -126,8 +166,7 @@ def run(
         set_tmp_dir(tempdir)
         os.environ["TMPDIR"] = os.path.abspath(tempdir)
     commands, path = _split_positionals(arg_list(items), path)
-    if path is None and experiment_module is None:
-        raise ConfigError("Name the experiments: rv run local experiment.py (or -p PATH, or -e MODULE).")
+    path, experiment_module = _experiments_source(path, experiment_module)
     registry = get_plugin_manager().rv_registry
     runner_value = registry.get("runners", runner)
     if isinstance(runner_value, str):
@@ -139,7 +178,7 @@ def run(
         raise ConfigError("No experiments matched: check -m/-f patterns and the exp_ methods.")
     # What the user would type to include a missing upstream command ({commands}: the names to give).
     shown_args = "".join(f" -a {k} {v}" for k, v in _parse_args(arg or []).items())
-    command_line = f"rv run {runner} {path or f'-e {experiment_module}'} {{commands}}{shown_args}"
+    command_line = f"rv run {runner} {_source_text(path, experiment_module)} {{commands}}{shown_args}"
     plan = build_plan(
         experiments, commands or None, rerun=rerun, check_inputs=not skip_file_check, command_line=command_line
     )
@@ -166,6 +205,32 @@ def run(
     write_experiment_configs(experiments)
     verb = "ran" if runner == "local" else f"submitted to {runner}"
     print(f"rv: {verb} {len(plan.to_run())} command(s)", file=sys.stderr)
+    if runner == "local":
+        print_eval_summary(plan)
+
+
+def print_eval_summary(plan) -> None:
+    """The end of ``rv run``: each EVAL command's scores, and its warnings when the scores mean nothing.
+
+    Reads the ``eval.json`` files of the plan's EVAL commands (run now or
+    earlier); one that cannot be read is left out, never an error.
+    """
+    import sys
+
+    from rv import file_utils, keys
+    from rv.evaluation.evaluator import summary_lines
+
+    for pc in plan.commands:
+        if pc.config.command_type != keys.EVAL:
+            continue
+        for uri in pc.config.outputs():
+            try:
+                report = json.loads(file_utils.read_text(uri))
+            except Exception:  # missing or unreadable: the run's own messages have said why
+                continue
+            print(f"rv: {pc.name} (experiment {', '.join(pc.experiment_ids)}): {uri}", file=sys.stderr)
+            for line in summary_lines(report):
+                print(f"  {line}", file=sys.stderr)
 
 
 def arg_list(items: Optional[list[str]]) -> list[str]:
@@ -174,8 +239,8 @@ def arg_list(items: Optional[list[str]]) -> list[str]:
 
 def ls(
     path_arg: Optional[str] = typer.Argument(None, help="Experiment .py file."),
-    experiment_module: Optional[str] = typer.Option(None, "-e", "--experiment-module"),
-    path: Optional[str] = typer.Option(None, "-p", "--path"),
+    experiment_module: Optional[str] = typer.Option(None, *_MODULE_OPTIONS, help=_MODULE_HELP),
+    path: Optional[str] = typer.Option(None, "-p", "--path", help="Experiment .py file."),
     arg: Optional[list[str]] = typer.Option(None, "-a", "--arg", metavar="KEY VALUE", help=_ARG_HELP),
     prefix: str = typer.Option("exp_", "--prefix"),
     method: Optional[list[str]] = typer.Option(None, "-m", "--method"),
@@ -200,21 +265,81 @@ def run_command(
     _run(command_config_uri, tmpdir)
 
 
+#: extensions of the images ``rv predict`` takes from a folder
+_PREDICT_IMAGE_EXTENSIONS = ("tif", "tiff")
+
+
+def _predict_images(images: list[str]) -> tuple[list[str], bool]:
+    """The image URIs of ``rv predict``'s IMAGE arguments (a folder gives its GeoTIFFs, sorted), and
+    whether the output is a folder (several images, or any folder given)."""
+    from rv import file_utils
+    from rv.errors import ConfigError
+
+    found: list[str] = []
+    folder_given = False
+    for image in images:
+        if file_utils.is_local(image):
+            is_folder = os.path.isdir(image)
+        else:  # an object store lists a file as itself
+            listed = file_utils.list_paths(image)
+            is_folder = bool(listed) and listed != [image]
+        if not is_folder:
+            found.append(image)
+            continue
+        folder_given = True
+        tifs = file_utils.list_paths(image, ext=_PREDICT_IMAGE_EXTENSIONS)
+        if not tifs:
+            raise ConfigError(
+                f"The folder {image} holds no GeoTIFF (*.tif, *.tiff) to predict on; give image files or a "
+                "folder of GeoTIFFs."
+            )
+        found.extend(tifs)
+    return found, folder_given or len(found) > 1
+
+
 def predict(
     bundle: str = typer.Argument(..., help="Model bundle (model-bundle.zip)."),
-    image: str = typer.Argument(..., help="Image to predict on (GeoTIFF)."),
-    output: str = typer.Argument(..., help="Where to write the labels."),
-    update_stats: bool = typer.Option(False, "--update-stats", help="Recompute statistics on this image."),
+    images: list[str] = typer.Argument(
+        ..., metavar="image", help="Image(s) to predict on (GeoTIFF), or a folder of GeoTIFFs."
+    ),
+    output: str = typer.Argument(
+        ..., help="Where to write the labels: a file for one image, or a folder that gets one prediction per "
+        "image, named after it (with several images, a folder of images, an existing folder or a path ending in /)."
+    ),
+    update_stats: bool = typer.Option(
+        False, "-a", "--update-stats",
+        help="Compute the statistics on each image instead of using the bundle's (stats transformer).",
+    ),
     channel_order: Optional[str] = typer.Option(None, "--channel-order", help='Bands to use, e.g. "2 1 0".'),
-    export_config: Optional[str] = typer.Option(None, "--export-config", help="Also write the prediction config here."),
+    export_config: Optional[str] = typer.Option(
+        None, "--export-config",
+        help="Also write the prediction config here (a folder, one <image name>.json each, for several images).",
+    ),
 ) -> None:
-    """Predict on an image with a model bundle."""
-    import rv
+    """Predict on images with a model bundle, writing what the experiment's PREDICT writes (class
+    GeoTIFF and, as configured, polygons, scores or colors; boxes or cells as GeoJSON).
 
+    The model is loaded once for all the images.
+    """
+    import rv
+    from rv.errors import ConfigError
+
+    image_uris, to_folder = _predict_images(images)
+    to_folder = to_folder or output.endswith("/") or os.path.isdir(output)
+    if to_folder and os.path.isfile(output):
+        raise ConfigError(
+            f"The predictions of {len(image_uris)} image(s) from {', '.join(images)} go to a folder, but "
+            f"{output} is a file: give a folder (one prediction per image, named after it)."
+        )
     order = [int(c) for c in channel_order.replace(",", " ").split()] if channel_order else None
     predictor = rv.Predictor(bundle, update_stats=update_stats, channel_order=order)
-    predictor.predict(image, output, config_uri=export_config)
-    error_console().print(f"rv: wrote predictions to {output}", highlight=False)
+    if not to_folder:
+        predictor.predict(image_uris[0], output, config_uri=export_config)
+        error_console().print(f"rv: wrote predictions to {output}", highlight=False)
+        return
+    written = predictor.predict_images(image_uris, output, config_dir=export_config)
+    for out in written.values():
+        error_console().print(f"rv: wrote predictions to {out}", highlight=False)
 
 
 #: hooks shown in the ``provides`` column beside the registered keys (what else a plugin contributes)

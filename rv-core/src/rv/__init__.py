@@ -43,25 +43,33 @@ ANALYZER = "ANALYZER"
 AUGMENTOR = "AUGMENTOR"
 EVALUATOR = "EVALUATOR"
 
+# Names later Raster Vision releases gave to rv's GEOTIFF_SOURCE and
+# GEOJSON_SOURCE: aliases (rv.keys.KEY_ALIASES), so a config built through one
+# records the key it names.
+RASTERIO_SOURCE = "RASTERIO_SOURCE"
+RASTERIZED_SOURCE = "RASTERIZED_SOURCE"
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Run an experiment file directly: ``if __name__ == "__main__": rv.main()``.
+    """Run the ``rv`` command on the experiment file being run: ``if __name__ == "__main__": rv.main()``.
 
     ``python experiment.py run local -a root_uri out`` is ``rv run local
-    experiment.py -a root_uri out``. The ``rv`` command is found through its
-    entry point (rv never imports the CLI package).
+    experiment.py -a root_uri out``, and ``python experiment.py ls`` lists its
+    experiments: ``run`` and ``ls`` given no ``-p``/``-e`` take the experiment
+    sets of ``__main__``, as in Raster Vision. Returns 0 on success; a failure
+    exits the process with the command's exit code. The ``rv`` command is
+    found through its entry point (rv never imports the CLI package).
     """
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    script = sys.argv[0]
-    if argv and argv[0] == "run" and script.endswith(".py"):
-        argv = [*argv[:2], "-p", script, *argv[2:]]
     eps = [ep for ep in _metadata.entry_points(group="console_scripts") if ep.name == "rv"]
     if not eps:
         raise SystemExit("rv: the rv command line is not installed: pip install rv-cli")
-    sys.argv = ["rv", *argv]
-    return eps[0].load()()
+    code = eps[0].load()(argv)
+    if code:
+        raise SystemExit(code)
+    return 0
 
 
 def __getattr__(name: str):
@@ -70,4 +78,20 @@ def __getattr__(name: str):
         from rv.predictor import Predictor
 
         return Predictor
+    from rv.keys import REPLACED_BACKENDS, REPLACED_MODEL_DEFAULTS
+
+    # An experiment written for Raster Vision 0.8: say what replaces its TensorFlow names.
+    if name in REPLACED_BACKENDS:
+        raise AttributeError(
+            f"rv.{name} is a TensorFlow backend of Raster Vision, which rv replaces with a PyTorch one: use "
+            f"rv.BackendConfig.builder(rv.{REPLACED_BACKENDS[name]}) (see 'Coming from Raster Vision' in the "
+            f"documentation)."
+        )
+    if name in REPLACED_MODEL_DEFAULTS:
+        raise AttributeError(
+            f"rv.{name} is a model default of Raster Vision's TensorFlow backends; rv's PyTorch backends have "
+            f"rv.RESNET18, rv.RESNET50, rv.EFFICIENTNET_B0 and rv.MOBILENETV3_LARGE. The closest: "
+            f".with_model_defaults(rv.{REPLACED_MODEL_DEFAULTS[name]}) (see 'Coming from Raster Vision' in the "
+            f"documentation)."
+        )
     raise AttributeError(f"module 'rv' has no attribute {name!r}")

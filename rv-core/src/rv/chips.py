@@ -109,6 +109,8 @@ class ChipWriter:
         self.compress = compress
         self.counts = {split: 0 for split in SPLITS}
         self._scene_counts: dict[tuple[str, str], int] = {}
+        # (split, scene id) -> [pixels with data inside the AOI, those of them without a class]
+        self._pixel_tally: dict[tuple[str, str], list[int]] = {}
         self._valid_ids = np.zeros(256, dtype=bool)
         self._valid_ids[class_map.ids] = True
         # Segmentation labels may also hold the ignore id.
@@ -228,6 +230,10 @@ class ChipWriter:
             arrays["class_ids"] = np.asarray(labels["class_ids"], dtype=np.int64).reshape(-1)
         else:
             arrays["labels"] = np.asarray(labels["labels"], dtype=np.uint8)
+            tally = self._pixel_tally.setdefault((split, str(scene_id)), [0, 0])
+            inside, unlabelled = unlabelled_pixels(arrays["labels"], mask)
+            tally[0] += inside
+            tally[1] += unlabelled
         name = _safe_name(scene_id)
         n = self._scene_counts.get((split, name), 0)
         self._scene_counts[(split, name)] = n + 1
@@ -252,6 +258,18 @@ class ChipWriter:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.save(path)
         return rel
+
+    def pixel_tally(self) -> list[dict[str, Any]]:
+        """Segmentation only: per scene and split, how many chip pixels lie inside the AOI with data
+        (``pixels``) and how many of those have no class (``unlabelled``: 255 in the labels).
+
+        ``[{"scene", "split", "pixels", "unlabelled"}, ...]`` in the order scenes were first written;
+        CHIP warns from it when labels leave pixels without a class.
+        """
+        return [
+            {"scene": scene, "split": split, "pixels": inside, "unlabelled": unlabelled}
+            for (split, scene), (inside, unlabelled) in self._pixel_tally.items()
+        ]
 
     def manifest(self) -> dict[str, Any]:
         """The ``chips.json`` content for the chips written so far."""
@@ -293,6 +311,24 @@ class ChipWriter:
                 shutil.rmtree(self._staging, ignore_errors=True)
         self._closed = True
         return manifest
+
+
+def unlabelled_pixels(labels: np.ndarray, mask: np.ndarray | None = None) -> tuple[int, int]:
+    """``(pixels, unlabelled)`` of a segmentation chip: pixels not masked (data, inside the AOI), and
+    those of them whose label is :data:`IGNORE_CLASS_ID` (no class: training ignores them).
+
+    One pass over the labels when nothing is unlabelled, the usual case with a background class.
+    """
+    labels = np.asarray(labels)
+    unlabelled = int(np.count_nonzero(labels == IGNORE_CLASS_ID))
+    if mask is None:
+        return int(labels.size), unlabelled
+    mask = np.asarray(mask, dtype=bool)
+    masked = int(np.count_nonzero(mask))
+    if unlabelled and masked:
+        # Masked pixels are 255 too (CHIP sets them so): only the unmasked ones are unlabelled.
+        unlabelled = int(np.count_nonzero((labels == IGNORE_CLASS_ID) & ~mask))
+    return int(labels.size) - masked, unlabelled
 
 
 # --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import attrs
+from attrs.exceptions import FrozenInstanceError
 
 from rv.errors import ConfigError
 
@@ -102,6 +103,57 @@ class Config:
     def upgrade(cls, data: dict, from_version: int) -> dict:
         """Lift a dict saved at ``from_version`` to the current format. Override."""
         return data
+
+    # -- immutability ---------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # attrs gives every frozen class its own __setattr__ raising a bare
+        # FrozenInstanceError; swap it for the one that says what to do instead.
+        # (A slotted attrs class is re-created with that __setattr__ in its
+        # dict, which is when this runs.)
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__setattr__") is _ATTRS_FROZEN_SETATTR:
+            cls.__setattr__ = _config_setattr  # type: ignore[method-assign]
+
+
+class FrozenConfigError(ConfigError, FrozenInstanceError):
+    """Assignment to a field of a built (immutable) config.
+
+    Both a :class:`~rv.errors.ConfigError` and attrs'
+    ``FrozenInstanceError`` (an ``AttributeError``), so code that expects
+    either still catches it.
+    """
+
+    def __init__(self, message: str) -> None:
+        # FrozenInstanceError's own __init__ takes no message.
+        BaseException.__init__(self, message)
+
+
+#: the ``__setattr__`` attrs writes into frozen classes (Config's own, before it is replaced below)
+_ATTRS_FROZEN_SETATTR = Config.__dict__["__setattr__"]
+
+
+def _config_setattr(self: Config, name: str, value: Any) -> None:
+    """Refuse assignment with a message naming the builder method that makes a changed copy."""
+    cls = type(self).__name__
+    fields = attrs.fields_dict(type(self))
+    if name not in fields:
+        raise FrozenConfigError(
+            f"{cls} has no field {name!r}, and a built config cannot be changed anyway. "
+            f"Its fields: {', '.join(fields)}; change one with `config = config.to_builder().with_<field>(...).build()`."
+        )
+    builder_cls = _builder_class_for(type(self))
+    if hasattr(builder_cls, f"with_{name}"):
+        change = f".with_{name}(...)"
+    else:
+        change = f".with_options({name}=...)"
+    raise FrozenConfigError(
+        f"A built {cls} cannot be changed: `config.{name} = ...` is not allowed, because configs are "
+        f"immutable once built. Make a changed copy through its builder instead: "
+        f"`config = config.to_builder(){change}.build()`."
+    )
+
+
+Config.__setattr__ = _config_setattr  # type: ignore[method-assign]
 
 
 def _builder_class_for(config_cls: type[Config]) -> type[ConfigBuilder]:

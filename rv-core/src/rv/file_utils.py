@@ -176,6 +176,46 @@ def _remote_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _http_unreachable(uri: str) -> str | None:
+    """Why the host of an ``http(s)://`` URI cannot be reached, or ``None`` when it answers.
+
+    fsspec's HTTP file system reports every failure as a missing file; a
+    server that is down is not a missing file, and the fix differs.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return f"its port {parts.netloc.rsplit(':', 1)[-1]!r} is not a number"
+    where = f"{parts.hostname}:{port}"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=10):
+            return None
+    except ConnectionRefusedError:
+        return f"the host {where} refused the connection (no server is listening on that port)"
+    except socket.gaierror:
+        return f"the host name {parts.hostname!r} does not resolve (check the spelling, or the network)"
+    except TimeoutError:
+        return f"the host {where} did not answer within 10 s"
+    except OSError as e:
+        return f"the host {where} cannot be reached ({e.strerror or e})"
+
+
+def _unreachable_error(uri: str, action: str) -> FileSystemError | None:
+    reason = _http_unreachable(uri)
+    if reason is None:
+        return None
+    return FileSystemError(
+        f"Cannot {action} {uri}: {reason}. The file may well exist: start the server, or fix the host and "
+        "port in the URI."
+    )
+
+
 @contextlib.contextmanager
 def _errors(uri: str, action: str) -> Iterator[None]:
     """Turn library errors into rv errors that name ``uri``."""
@@ -184,6 +224,9 @@ def _errors(uri: str, action: str) -> Iterator[None]:
     except RVError:
         raise
     except FileNotFoundError as e:
+        unreachable = _unreachable_error(uri, action)
+        if unreachable is not None:
+            raise unreachable from e
         raise MissingFileError(
             f"Cannot {action} {uri}: it does not exist. Check the URI (and that the command that writes it has run)."
         ) from e
@@ -373,6 +416,42 @@ def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
         f.write(data)
 
 
+def create_exclusive(uri: str | os.PathLike, text: str) -> bool:
+    """Create ``uri`` holding ``text`` only if nothing is there; whether this call created it.
+
+    Exclusive on local disk (``O_CREAT | O_EXCL``) and on file systems whose
+    fsspec ``open(uri, "xb")`` is (S3 through s3fs: a conditional put with
+    ``If-None-Match: *``). Used for locks: of two processes creating one
+    URI at once, exactly one gets ``True``.
+    """
+    uri = os.fspath(uri)
+    data = text.encode("utf-8")
+    if is_local(uri):
+        path = _local_path(uri)
+        with _errors(uri, "create the directory of"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
+    fs = _file_system_for(uri, "w")
+    try:
+        with fs.open(uri, "xb") as f:
+            f.write(data)
+    except FileExistsError:
+        return False
+    except OSError as e:
+        # s3fs reports a failed If-None-Match as an OSError carrying the S3 error code.
+        if "PreconditionFailed" in str(e) or "412" in str(e):
+            return False
+        with _errors(uri, "create"):
+            raise
+    return True
+
+
 def write_text(uri: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``uri`` atomically (creating local parent directories)."""
     write_bytes(uri, text.encode(encoding))
@@ -383,6 +462,20 @@ def write_text(uri: str | os.PathLike, text: str, encoding: str = "utf-8") -> No
 # ---------------------------------------------------------------------------
 
 
+def directory_given_as_file(uri: str | os.PathLike) -> str | None:
+    """A message when the local ``uri`` is a directory where a file is expected, else ``None``."""
+    uri = os.fspath(uri)
+    if not is_local(uri) or not os.path.isdir(_local_path(uri)):
+        return None
+    inside = sorted(os.listdir(_local_path(uri)))
+    files = [n for n in inside if n.lower().endswith((".tif", ".tiff", ".geojson", ".json", ".vrt"))][:3]
+    hint = f" (it holds {', '.join(files)}{', ...' if len(inside) > len(files) else ''})" if files else ""
+    return (
+        f"{uri} is a directory, not a file{hint}. Name the file itself: one raster per scene, and one "
+        "scene for each file."
+    )
+
+
 def exists(uri: str | os.PathLike) -> bool:
     """Whether ``uri`` is a file or a directory (for object stores, a prefix with objects)."""
     uri = os.fspath(uri)
@@ -390,7 +483,12 @@ def exists(uri: str | os.PathLike) -> bool:
         return os.path.exists(_local_path(uri))
     fs = _file_system_for(uri, "r")
     with _errors(uri, "check"):
-        return bool(fs.exists(uri))
+        found = bool(fs.exists(uri))
+    if not found:
+        unreachable = _unreachable_error(uri, "read")
+        if unreachable is not None:
+            raise unreachable
+    return found
 
 
 def list_paths(

@@ -21,8 +21,14 @@ def _manifest_1_to_2(manifest: dict) -> dict:
     return manifest
 
 
+def _manifest_2_to_3(manifest: dict) -> dict:
+    """Format 2 recorded no label store: such bundles predict with the task's default store."""
+    manifest.setdefault("label_store", None)
+    return manifest
+
+
 #: ``{n: step}``: each step lifts a manifest of format ``n`` to format ``n + 1``
-MANIFEST_UPGRADES = {1: _manifest_1_to_2}
+MANIFEST_UPGRADES = {1: _manifest_1_to_2, 2: _manifest_2_to_3}
 
 
 def upgrade_manifest(manifest: dict, source: str) -> dict:
@@ -54,8 +60,18 @@ def upgrade_manifest(manifest: dict, source: str) -> dict:
     return manifest
 
 
+def _image_stem(image_uri: str) -> str:
+    """The name of an image without its folder and extension (``a/kampala_b.tif`` → ``kampala_b``)."""
+    return os.path.splitext(os.path.basename(str(image_uri).rstrip("/")))[0] or "scene"
+
+
 class Predictor:
     """Load a model bundle and predict on images, georeferenced in and out.
+
+    Predictions are written with the experiment's label store as the bundle
+    records it (class GeoTIFF plus polygons, scores or colors; boxes or cells
+    as GeoJSON), so a file written here holds what PREDICT wrote for the same
+    image. Bundles older than format 3 use the task's default store.
 
     Args:
         bundle_uri: ``model-bundle.zip`` (local, http(s), s3).
@@ -105,8 +121,6 @@ class Predictor:
 
     def scene_config(self, image_uri: str, label_uri: str | None) -> Any:
         """The scene config that predicting ``image_uri`` uses (what --export-config writes)."""
-        from rv.plugins import get_plugin_manager
-
         template = self.config.scene.raster_source
         changes = self._image_changes(image_uri)
         if self.channel_order is not None:
@@ -118,15 +132,58 @@ class Predictor:
             attrs.evolve(t, stats_uri=stats_uri) if t.needs_stats() else t for t in template.transformers
         )
         raster_source = attrs.evolve(template, **changes)
-        task_type = self.config.task.key
-        store = get_plugin_manager().hook.default_label_store(task_type=task_type)
-        if store is None:
-            raise ConfigError(f"No label store is installed for {task_type}; install the plugin providing it.")
-        store = store.build()
+        store = self.label_store_config()
         if label_uri is not None:
             store = attrs.evolve(store, uri=label_uri)
-        return attrs.evolve(self.config.scene, id=os.path.splitext(os.path.basename(image_uri))[0] or "scene",
+        return attrs.evolve(self.config.scene, id=_image_stem(image_uri),
                             raster_source=raster_source, label_source=None, label_store=store, aoi_uris=())
+
+    def label_store_config(self) -> Any:
+        """The label store config predictions are written with, without a URI: the experiment's (bundles
+        of format 3 record it: polygons, scores, RGB as PREDICT wrote them), else the task's default store."""
+        from rv.plugins import get_plugin_manager
+
+        store = self.config.scene.label_store if self.config.scene is not None else None
+        if store is not None:
+            return attrs.evolve(store, uri=None)
+        task_type = self.config.task.key
+        builder = get_plugin_manager().hook.default_label_store(task_type=task_type)
+        if builder is None:
+            raise ConfigError(f"No label store is installed for {task_type}; install the plugin providing it.")
+        return builder.build()
+
+    def output_uri(self, image_uri: str, output_dir: str) -> str:
+        """Where :meth:`predict_images` writes the predictions of ``image_uri``: ``<output_dir>/<image name>``
+        with the label store's extension (``.tif`` for segmentation, ``.geojson`` for boxes and cells)."""
+        return file_utils.join(output_dir, _image_stem(image_uri) + self.label_store_config().extension)
+
+    def predict_images(self, image_uris, output_dir: str, config_dir: str | None = None) -> dict[str, str]:
+        """Predict on several images with one loaded model: each image's predictions go to
+        ``output_dir`` under its own name (:meth:`output_uri`), with whatever else the label store
+        writes beside them (polygons, scores). ``config_dir`` also gets each image's prediction config
+        (``<image name>.json``). Every image is checked against the bundle's input contract before
+        the first is predicted. Returns ``{image URI: output URI}``.
+
+        Raises:
+            ConfigError: two images share a name (their predictions would overwrite each other).
+            DataError: an image does not fit the bundle's input contract.
+        """
+        image_uris = [str(u) for u in image_uris]
+        outputs = {u: self.output_uri(u, output_dir) for u in image_uris}
+        by_output: dict[str, str] = {}
+        for image_uri, out in outputs.items():
+            if out in by_output:
+                raise ConfigError(
+                    f"The images {by_output[out]} and {image_uri} have the same name, so both predictions "
+                    f"would be written to {out}. Predict them in separate calls with different output folders."
+                )
+            by_output[out] = image_uri
+        for image_uri in image_uris:  # a wrong band count fails before any model work
+            self.check_image(image_uri)
+        for image_uri, out in outputs.items():
+            config_uri = file_utils.join(config_dir, _image_stem(image_uri) + ".json") if config_dir else None
+            self.predict(image_uri, out, config_uri=config_uri)
+        return outputs
 
     def _compute_stats(self, rs_config) -> str:
         from rv.analyzer.stats_analyzer import StatsAnalyzer
@@ -196,7 +253,9 @@ class Predictor:
             )
 
     def predict(self, image_uri: str, label_uri: str | None = None, config_uri: str | None = None):
-        """Predict on ``image_uri``; write to ``label_uri`` when given; return the labels."""
+        """Predict on ``image_uri``; write to ``label_uri`` when given (with the polygons, scores or
+        colors the experiment's label store writes beside it); return the labels. The model is
+        loaded on the first call and kept for the next ones."""
         from rv.serialization import config_to_json
 
         # The contract first: before statistics are computed, pixels read or the model loaded.

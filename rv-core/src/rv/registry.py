@@ -5,6 +5,10 @@ and friends). A key claimed twice is a :class:`~rv.errors.PluginError` naming
 both plugins; an unknown key is a :class:`~rv.errors.ConfigError` listing the
 group's keys and the closest match, or naming the package that provides a
 known first-party key.
+
+A few keys have aliases (``rv.keys.KEY_ALIASES``: the names later Raster
+Vision releases gave to the same things). Looking up an alias that no plugin
+registered as a key of its own gives the entry of the key it names.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import attrs
 
 from rv.errors import ConfigError, PluginError
-from rv.keys import FIRST_PARTY_PROVIDERS
+from rv.keys import FIRST_PARTY_PROVIDERS, KEY_ALIASES, REPLACED_BACKENDS
 
 #: registry group → registration hook name
 GROUP_HOOKS = {
@@ -174,10 +178,17 @@ class Registry:
         groups = [normalize_group(group)] if group else list(self._entries)
         return [r for g in groups for r in self._entries[g].values()]
 
+    def resolve_key(self, group: str, key: str) -> str:
+        """``key``, or the key an alias names when ``key`` is not registered itself."""
+        group = normalize_group(group)
+        if key in self._entries[group]:
+            return key
+        return KEY_ALIASES.get(group, {}).get(key, key)
+
     def get_registration(self, group: str, key: str) -> Registration:
         group = normalize_group(group)
         try:
-            return self._entries[group][key]
+            return self._entries[group][self.resolve_key(group, key)]
         except KeyError:
             raise ConfigError(self.unknown_key_message(group, key)) from None
 
@@ -188,7 +199,7 @@ class Registry:
         return self.get(group, key)
 
     def has(self, group: str, key: str) -> bool:
-        return key in self._entries[normalize_group(group)]
+        return self.resolve_key(group, key) in self._entries[normalize_group(group)]
 
     def key_of(self, config_cls: type) -> tuple[str, str] | None:
         return self._config_classes.get(config_cls)
@@ -219,6 +230,16 @@ class Registry:
                 f"implementation: {', '.join(known) if known else '(none)'}. A plugin provides one with the "
                 f"register_command_implementations(register) hook; if yours does, check that it is installed "
                 f"and loaded here (see `rv plugins list`)."
+            )
+        target = self.resolve_key(group, key)
+        if target != key:  # an alias of a key no loaded plugin registered
+            return f"{key!r} is another name of the {what} key {target!r}. " + self.unknown_key_message(group, target)
+        if group == "backends" and key in REPLACED_BACKENDS:
+            return (
+                f"{key!r} is a TensorFlow backend of Raster Vision; rv's backends are PyTorch ones. Use "
+                f"rv.BackendConfig.builder(rv.{REPLACED_BACKENDS[key]}) instead; its .with_model_defaults(...), "
+                f".with_batch_size(...), .with_num_steps(...) and .with_config({{...}}) take the place of a "
+                f"TensorFlow template (see 'Coming from Raster Vision' in the documentation)."
             )
         provider = FIRST_PARTY_PROVIDERS.get(key)
         if provider:

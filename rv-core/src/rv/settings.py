@@ -20,10 +20,14 @@ first found wins:
 
 1. the process environment;
 2. ``.env`` in the working directory;
-3. the configuration file: ``$RV_CONFIG`` if set (it replaces the profile
-   file), else the profile file ``${RV_CONFIG_DIR:-~/.rastervision}/<profile>``,
-   where the profile is the ``profile`` argument, else ``$RV_PROFILE``, else
+3. the file named by ``$RV_CONFIG``, when set;
+4. the profile file ``${RV_CONFIG_DIR:-~/.rastervision}/<profile>``, where
+   the profile is the ``profile`` argument, else ``$RV_PROFILE``, else
    ``default``.
+
+``$RV_CONFIG`` overrides the profile file without hiding it, as in Raster
+Vision: an option it sets wins, and every other option of the profile file
+still applies.
 
 Plugins read their own sections the same way (``get_settings().section(
 "AWS_BATCH")``); no declaration is needed. :func:`get_settings` caches one
@@ -187,6 +191,8 @@ class Settings:
     Raises:
         ConfigError: ``$RV_CONFIG`` names a missing file, a non-default
             profile has no file, or a file cannot be parsed.
+
+    ``config_paths`` lists the files read, the one whose values win first.
     """
 
     def __init__(
@@ -207,13 +213,19 @@ class Settings:
             self.dotenv_path = dotenv
             self._dotenv = parse_dotenv(dotenv.read_text(encoding="utf-8"), str(dotenv))
 
-        self.config_path: Path | None = self._find_config_file()
-        # Sections keyed by upper-case name, options by lower-case name.
-        self._ini: dict[str, dict[str, str]] = {}
-        if self.config_path is not None:
-            self._ini = _read_ini(self.config_path)
+        #: the configuration files read, the one whose values win first ($RV_CONFIG, then the profile file)
+        self.config_paths: list[Path] = self._find_config_files()
+        # One dict per file, in config_paths' order: sections keyed by upper-case
+        # name, options by lower-case name.
+        self._inis: list[dict[str, dict[str, str]]] = [_read_ini(path) for path in self.config_paths]
 
-    def _find_config_file(self) -> Path | None:
+    @property
+    def config_path(self) -> Path | None:
+        """The configuration file whose values win: ``$RV_CONFIG`` if set, else the profile file (or None)."""
+        return self.config_paths[0] if self.config_paths else None
+
+    def _find_config_files(self) -> list[Path]:
+        paths = []
         explicit = self._lookup_meta("RV_CONFIG")
         if explicit:
             path = Path(explicit).expanduser()
@@ -221,20 +233,21 @@ class Settings:
                 raise ConfigError(
                     f"RV_CONFIG names the configuration file {path}, which does not "
                     "exist. Create it, fix the path, or unset RV_CONFIG to use the "
-                    f"profile file in {self.config_dir}."
+                    f"profile file in {self.config_dir} alone."
                 )
-            return path
+            paths.append(path)
         path = self.config_dir / self.profile
         if path.is_file():
-            return path
-        if self.profile != DEFAULT_PROFILE:
+            if path.resolve() not in {p.resolve() for p in paths}:
+                paths.append(path)
+        elif self.profile != DEFAULT_PROFILE:
             raise ConfigError(
                 f"Configuration profile {self.profile!r} not found: {path} does not "
                 f"exist. Create it (an INI file with sections such as [RV]), set "
                 "RV_CONFIG_DIR to the directory that holds it, or choose another "
                 "profile (RV_PROFILE / --profile)."
             )
-        return None
+        return paths
 
     def _lookup_meta(self, name: str) -> str | None:
         # The variables that locate files come from the environment or .env.
@@ -267,10 +280,11 @@ class Settings:
             return self._environ[name], f"environment ({name})"
         if name in self._dotenv:
             return self._dotenv[name], f"{self.dotenv_path} ({name})"
-        options = self._ini.get(section.upper(), {})
         key = option.lower()
-        if key in options:
-            return options[key], f"{self.config_path} [{section.upper()}]"
+        for path, ini in zip(self.config_paths, self._inis):
+            options = ini.get(section.upper(), {})
+            if key in options:
+                return options[key], f"{path} [{section.upper()}]"
         return None, None
 
     def get_list(self, section: str, option: str, default: list[str] | None = None) -> list[str]:
@@ -290,7 +304,7 @@ class Settings:
     def section(self, name: str) -> dict[str, str]:
         """Every option of section ``name`` as ``{option: value}`` (lower-case options).
 
-        Merges the three sources in their order of precedence. Environment
+        Merges the sources in their order of precedence. Environment
         and ``.env`` variables count when they start with ``NAME_``; for a
         section whose name is a prefix of another (``AWS`` and
         ``AWS_BATCH``) the longer section's variables show up in the
@@ -298,7 +312,9 @@ class Settings:
         """
         upper = name.upper()
         prefix = upper + "_"
-        merged = dict(self._ini.get(upper, {}))
+        merged: dict[str, str] = {}
+        for ini in reversed(self._inis):  # the profile file first, $RV_CONFIG over it
+            merged.update(ini.get(upper, {}))
         for source in (self._dotenv, self._environ):
             for key, value in source.items():
                 if key.startswith(prefix) and key not in _META_VARIABLES and len(key) > len(prefix):
@@ -306,11 +322,12 @@ class Settings:
         return merged
 
     def sections(self) -> list[str]:
-        """The sections of the configuration file (upper case)."""
-        return sorted(self._ini)
+        """The sections of the configuration files (upper case)."""
+        return sorted({name for ini in self._inis for name in ini})
 
     def __repr__(self) -> str:
-        return f"Settings(profile={self.profile!r}, config_path={self.config_path}, dotenv_path={self.dotenv_path})"
+        paths = [str(p) for p in self.config_paths]
+        return f"Settings(profile={self.profile!r}, config_paths={paths}, dotenv_path={self.dotenv_path})"
 
 
 def _read_ini(path: Path) -> dict[str, dict[str, str]]:

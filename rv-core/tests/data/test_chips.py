@@ -125,3 +125,31 @@ def test_remote_chip_dir_is_uploaded_with_the_manifest_last(tmp_path):
         assert list(tmp_path.iterdir()) == []  # the staging directory is gone
     finally:
         fs.rm("memory://rv-core-tests", recursive=True)
+
+
+def test_segmentation_chips_tally_pixels_without_a_class(tmp_path, data_dir):
+    """CHIP's ignored share comes from the chips as written: unmasked pixels labelled 255."""
+    from rv.chips import unlabelled_pixels
+
+    label_tif = data_dir / "landcover" / "s2_aberystwyth_tile4_labels.tif"
+    forest_only = ClassMap.from_spec({"forest": 1})  # grass, urban, water: no class
+    labels = SemanticSegmentationRasterSource(GeoTIFFSource(str(label_tif)), forest_only)
+    image_src = GeoTIFFSource(str(data_dir / "landcover" / "s2_aberystwyth_tile4.tif"), channel_order=[2, 1, 0])
+    expected = {"train": [0, 0], "valid": [0, 0]}
+    with ChipWriter(str(tmp_path / "chip"), keys.SEMANTIC_SEGMENTATION, forest_only, 128) as writer:
+        for i, window in enumerate(image_src.extent.get_windows(128)):
+            image, mask = image_src.get_chip_with_mask(window)  # the edge chips are padded: masked
+            arr = labels.get_label_arr(window)
+            split = "valid" if i == 3 else "train"
+            writer.write(split, "tile4", image, mask, labels=arr)
+            expected[split][0] += int((~mask).sum())
+            expected[split][1] += int(((arr == 255) & ~mask).sum())
+    assert writer.pixel_tally() == [
+        {"scene": "tile4", "split": "train", "pixels": expected["train"][0], "unlabelled": expected["train"][1]},
+        {"scene": "tile4", "split": "valid", "pixels": expected["valid"][0], "unlabelled": expected["valid"][1]},
+    ]
+    assert 0 < expected["train"][1] < expected["train"][0]
+    # Masked pixels (nodata, outside the AOI) are neither counted nor called unlabelled.
+    chip_labels = np.array([[1, 255], [255, 255]], dtype=np.uint8)
+    assert unlabelled_pixels(chip_labels, np.array([[False, False], [True, True]])) == (2, 1)
+    assert unlabelled_pixels(chip_labels) == (4, 3)

@@ -72,3 +72,34 @@ def test_unknown_lookups_name_the_known_classes():
     with pytest.raises(ConfigError, match=r"ids: \[1, 2\]"):
         cm.get_by_id(9)
     assert cm.has_id(1) and not cm.has_name("c") and 2 in cm
+
+
+@pytest.mark.parametrize("name", ["background", "Background", "BACKGROUND"])
+def test_a_class_named_background_is_the_background_when_none_is_set(name):
+    # The class map a Raster Vision user writes, with no background class id.
+    cm = ClassMap.from_spec({"building": (1, "red"), name: (0, "black")})
+    assert cm.background_class_id == 0
+    # One given explicitly wins; without such a name there is no background class.
+    assert ClassMap.from_spec({"building": 1, name: 0, "other": 2}, background_class_id=2).background_class_id == 2
+    assert ClassMap.from_spec({"building": 1, "bg": 0}).background_class_id is None
+    assert ClassMap.from_spec({"building": 1, "background water": 0}).background_class_id is None
+
+
+def test_two_classes_named_background_must_say_which_one():
+    with pytest.raises(ConfigError, match=r"\['background', 'Background'\].*with_background_class_id"):
+        ClassMap.from_spec({"background": 0, "Background": 2})
+    assert ClassMap.from_spec({"background": 0, "Background": 2}, background_class_id=2).background_class_id == 2
+
+
+def test_the_task_class_map_and_chips_json_follow_the_rule():
+    import rv
+
+    task = (
+        rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
+        .with_classes({"building": (1, "red"), "background": (0, "black")})
+        .build()
+    )
+    assert task.background_class_id is None  # what the user set: nothing
+    assert task.class_map.background_class_id == 0  # what rv uses
+    # chips.json's class list read back without its background_class_id still knows the background.
+    assert ClassMap.from_spec(task.class_map.to_list()).background_class_id == 0

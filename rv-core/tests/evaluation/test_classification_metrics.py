@@ -86,7 +86,8 @@ def test_report_merges_scenes_by_summing_counts(three_classes):
 
     report = EvaluationReport({"scene-a": a, "scene-b": b})
     d = report.to_dict()
-    assert list(d) == ["overall", "classes", "confusion_matrix", "scenes"]
+    assert list(d) == ["warnings", "overall", "classes", "confusion_matrix", "scenes"]
+    assert d["warnings"] == []  # every class has ground truth: the scores stand
     assert list(d["scenes"]) == ["scene-a", "scene-b"]
     np.testing.assert_array_equal(
         d["confusion_matrix"],

@@ -106,6 +106,30 @@ def test_builders_and_configs_are_frozen():
         config.chip_size = 3
 
 
+def test_assigning_to_a_built_config_says_to_use_to_builder():
+    # What a Raster Vision user tries after building a dataset: change one of its lists in place.
+    task = seg_task()
+    scene = rv.SceneConfig.builder().with_task(task).with_id("tile4").with_raster_source(IMAGE).with_label_source(LABELS)
+    dataset = rv.DatasetConfig.builder().with_train_scene(scene).build()
+    with pytest.raises(ConfigError) as info:
+        dataset.train_scenes = [scene.with_id("other").build()]
+    message = str(info.value)
+    assert "DatasetConfig" in message and "`config.train_scenes = ...`" in message
+    assert "config.to_builder().with_train_scenes(...).build()" in message
+    # Also an AttributeError (attrs' FrozenInstanceError), so attrs internals and hasattr-style code still work.
+    assert isinstance(info.value, attrs.exceptions.FrozenInstanceError) and isinstance(info.value, AttributeError)
+    assert [s.id for s in dataset.train_scenes] == ["tile4"]
+    # Following the advice works, and the configs still evolve, copy and compare as before.
+    changed = dataset.to_builder().with_train_scenes([scene.with_id("other")]).build()
+    assert [s.id for s in changed.train_scenes] == ["other"]
+    assert attrs.evolve(task, chip_size=128).chip_size == 128 and task.chip_size != 128
+    # A field with no with_ method of its own points at with_options; a name that is no field lists the fields.
+    with pytest.raises(ConfigError, match=r"to_builder\(\)\.with_options\(seed=\.\.\.\)"):
+        rv.AnalyzerConfig.builder(rv.STATS_ANALYZER).build().seed = 1
+    with pytest.raises(ConfigError, match=r"SceneConfig has no field 'labels'.*Its fields: id, "):
+        scene.build().labels = LABELS
+
+
 # ---------------------------------------------------------------------------
 # build() validates
 # ---------------------------------------------------------------------------

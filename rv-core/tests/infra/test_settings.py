@@ -64,14 +64,39 @@ def test_profiles_and_rv_config(clean_settings, monkeypatch, tmp_path):
     assert get_settings().profile == "gpu"
     assert get_settings().get("RV", "model_defaults_uri") == "gpu-profile"
 
-    # RV_CONFIG names a file used instead of the profile file.
-    override = write(tmp_path / "ci.ini", "[AWS_BATCH]\njob_queue = ci-queue\n")
+    # RV_CONFIG names a file that overrides the profile file without hiding it (as Raster Vision
+    # documents): its values win, the profile's other values still apply.
+    write(
+        clean_settings / "gpu",
+        """
+        [RV]
+        model_defaults_uri = gpu-profile
+
+        [AWS_BATCH]
+        job_queue = gpu-queue
+        attempts = 3
+        """,
+    )
+    override = write(tmp_path / "ci.ini", "[AWS_BATCH]\njob_queue = ci-queue\n\n[CI]\nrunner = local\n")
     monkeypatch.setenv("RV_CONFIG", str(override))
     reset_settings()
     settings = get_settings()
+    assert settings.config_paths == [override, clean_settings / "gpu"]
     assert settings.config_path == override
     assert settings.get("AWS_BATCH", "job_queue") == "ci-queue"
-    assert settings.get("RV", "model_defaults_uri") is None
+    assert settings.origin("AWS_BATCH", "job_queue") == f"{override} [AWS_BATCH]"
+    assert settings.get("AWS_BATCH", "attempts") == "3"
+    assert settings.get("RV", "model_defaults_uri") == "gpu-profile"
+    assert settings.origin("RV", "model_defaults_uri") == f"{clean_settings / 'gpu'} [RV]"
+    assert settings.section("AWS_BATCH") == {"job_queue": "ci-queue", "attempts": "3"}
+    assert settings.sections() == ["AWS_BATCH", "CI", "RV"]
+    # The environment still beats both files.
+    monkeypatch.setenv("AWS_BATCH_JOB_QUEUE", "env-queue")
+    assert settings.get("AWS_BATCH", "job_queue") == "env-queue"
+    monkeypatch.delenv("AWS_BATCH_JOB_QUEUE")
+    monkeypatch.delenv("RV_PROFILE")
+    assert Settings().config_paths == [override, clean_settings / "default"]
+    assert Settings().get("RV", "model_defaults_uri") == "default-profile"
 
     monkeypatch.setenv("RV_CONFIG", str(tmp_path / "missing.ini"))
     with pytest.raises(ConfigError, match="missing.ini"):
@@ -81,9 +106,12 @@ def test_profiles_and_rv_config(clean_settings, monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="'nightly' not found") as info:
         Settings("nightly")
     assert str(clean_settings / "nightly") in str(info.value)
-    # The default profile may be absent: then only env and .env count.
+    # The default profile may be absent: then only env and .env count (and RV_CONFIG, when set).
     (clean_settings / "default").unlink()
     assert Settings("default").config_path is None
+    monkeypatch.setenv("RV_CONFIG", str(override))
+    assert Settings("default").config_paths == [override]
+    assert Settings("default").get("RV", "model_defaults_uri") is None
 
 
 def test_plugin_sections_and_lists(clean_settings, monkeypatch):

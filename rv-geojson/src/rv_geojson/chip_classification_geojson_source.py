@@ -178,7 +178,13 @@ class ChipClassificationGeoJSONSource(LabelSource):
             )
         self.infer_cells = infer_cells
         resolver = ClassResolver(
-            class_map, class_id_property, class_name_property, property_name, property_mapping, default_class_id
+            class_map,
+            class_id_property,
+            class_name_property,
+            property_name,
+            property_mapping,
+            default_class_id,
+            background_class_id=self.background_class_id,
         )
         if infer_cells:
             if not cell_size or cell_size <= 0:

@@ -20,6 +20,7 @@ from rv.config import field
 from rv.data.label_source.label_source_config import LabelSourceConfig, LabelSourceConfigBuilder
 from rv.errors import ConfigError
 from rv_geojson.class_options_config import ClassOptionsBuilderMixin, GeoJSONClassOptions
+from rv_geojson.geojson_source_config import vector_source_uri
 
 
 @attrs.frozen
@@ -91,6 +92,10 @@ class ChipClassificationGeoJSONSourceConfigBuilder(ClassOptionsBuilderMixin, Lab
     def with_uri(self, uri: str):
         """The GeoJSON file."""
         return self._with(uri=str(uri))
+
+    def with_vector_source(self, uri: str):
+        """The GeoJSON file: the name later Raster Vision releases gave ``with_uri``."""
+        return self.with_uri(vector_source_uri(uri, "CHIP_CLASSIFICATION_GEOJSON"))
 
     def with_cell_size(self, cell_size: int | None):
         """Side of the square cells in pixels (None: the task's chip size)."""

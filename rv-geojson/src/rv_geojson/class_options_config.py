@@ -29,7 +29,13 @@ class GeoJSONClassOptions(Config):
        read as a class id or class name;
     2. ``class_id_property`` (default ``"class_id"``);
     3. ``class_name_property`` (default ``"class_name"``);
-    4. ``default_class_id`` (e.g. every feature of a footprint file is a building).
+    4. ``default_class_id`` (e.g. every feature of a footprint file is a building);
+    5. when the class map has exactly one class besides the background, that
+       class (said once per file in the log); with several, a feature without
+       a class is an error.
+
+    Class names match regardless of case when only one class matches
+    (``"Tree"`` is class ``tree``); other properties are ignored.
     """
 
     class_id_property: str | None = field(default="class_id", doc="feature property holding a class id")
@@ -41,7 +47,11 @@ class GeoJSONClassOptions(Config):
     property_mapping: dict[str, Any] | None = field(
         default=None, hash=False, doc="value of property_name → class id or class name (keys compared as text too)"
     )
-    default_class_id: int | None = field(default=None, doc="class of features no rule above classifies")
+    default_class_id: int | None = field(
+        default=None,
+        doc="class of features no property classifies (unset: the class map's only class besides the background, "
+        "if it has just one)",
+    )
 
     def validate(self) -> None:
         if self.property_mapping is not None and self.property_name is None:
@@ -98,7 +108,10 @@ class ClassOptionsBuilderMixin:
         return self._with_class_options(class_name_property=name)
 
     def with_default_class_id(self, class_id: int | None):
-        """The class of features that no property classifies (e.g. every feature is a building)."""
+        """The class of features that no property classifies (e.g. every feature is a building).
+
+        Not needed when the class map has only one class besides the background: that class is the default.
+        """
         return self._with_class_options(default_class_id=None if class_id is None else int(class_id))
 
 

@@ -88,7 +88,13 @@ class GeoJSONRasterSource(RasterSource):
         self.fill_value = IGNORE_CLASS_ID if self.background_class_id is None else int(self.background_class_id)
         self.all_touched = all_touched
         resolver = ClassResolver(
-            class_map, class_id_property, class_name_property, property_name, property_mapping, default_class_id
+            class_map,
+            class_id_property,
+            class_name_property,
+            property_name,
+            property_mapping,
+            default_class_id,
+            background_class_id=self.background_class_id,
         )
         features = read_pixel_features(
             self.uri, crs_transformer, resolver, line_buffer=line_buffer, point_radius=point_radius

@@ -17,6 +17,7 @@ feature and the fix.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import shapely
 from shapely.geometry import shape
 
 from rv.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 #: CRS of a GeoJSON file without a ``crs`` member (RFC 7946: WGS84, lon/lat order).
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
@@ -157,6 +160,33 @@ def geojson_crs(doc: Mapping[str, Any], uri: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
+def background_class_id_of(class_map: Any, background_class_id: int | None = None) -> int | None:
+    """The id of the class that means "nothing here", or None when there is none.
+
+    A label source's own ``background_class_id`` wins, then the class map's;
+    without either, a class named ``background`` in any case is the background
+    (``{"building": (1, "red"), "background": (0, "black")}`` says so by name).
+    """
+    if background_class_id is not None:
+        return int(background_class_id)
+    if getattr(class_map, "background_class_id", None) is not None:
+        return int(class_map.background_class_id)
+    named = [int(item.id) for item in class_map if str(item.name).strip().casefold() == "background"]
+    return named[0] if len(named) == 1 else None
+
+
+def _given(props: Mapping[str, Any], name: str | None) -> bool:
+    """True when the feature has a value for property ``name``.
+
+    Null and blank text count as no value: shapefiles cannot store a null
+    text attribute, so GIS exports write "" for a feature without one.
+    """
+    if not name:
+        return False
+    value = props.get(name)
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 class ClassResolver:
     """Finds each feature's class id from its properties.
 
@@ -170,10 +200,26 @@ class ClassResolver:
     2. the ``class_id_property`` (default ``"class_id"``);
     3. the ``class_name_property`` (default ``"class_name"``);
     4. ``default_class_id`` (e.g. every feature of a building footprint file
-       is a building).
+       is a building);
+    5. when the class map has exactly one class besides the background class
+       (see :func:`background_class_id_of`), that class: footprint files from
+       OSM or SpaceNet carry dozens of properties but no class, and label the
+       one class being learned. :meth:`resolve_all` logs once per file how
+       many features got their class this way.
 
-    Anything else — no class, or a class the class map does not have — is a
-    ``DataError`` naming the file, the feature index and the fix.
+    Other properties are ignored, and so are null or blank values (GIS exports
+    write "" for a text attribute a feature lacks). Class names match exactly
+    or, when only one class matches, regardless of case and surrounding spaces
+    (``"Tree"`` is class ``tree``). Anything else — no class with several candidate classes,
+    or a class the class map does not have — is a ``DataError`` naming the
+    file, the feature index, the property, the value and the fix.
+
+    Args:
+        class_map: the experiment's :class:`rv.core.class_map.ClassMap`.
+        class_id_property, class_name_property, property_name,
+        property_mapping, default_class_id: rules 1–4 above.
+        background_class_id: the label source's own background class, when it
+            has one (else the class map's, see :func:`background_class_id_of`).
     """
 
     def __init__(
@@ -184,6 +230,7 @@ class ClassResolver:
         property_name: str | None = None,
         property_mapping: Mapping[Any, Any] | None = None,
         default_class_id: int | None = None,
+        background_class_id: int | None = None,
     ):
         self.class_map = class_map
         self.class_id_property = class_id_property
@@ -197,12 +244,20 @@ class ClassResolver:
             )
         self.default_class_id = default_class_id
         self._ids = {int(i) for i in class_map.ids}
-        self._by_name = {item.name: item.id for item in class_map}
+        self._by_name = {item.name: int(item.id) for item in class_map}
+        self._by_folded_name: dict[str, list[int]] = {}
+        for item in class_map:
+            self._by_folded_name.setdefault(item.name.strip().casefold(), []).append(int(item.id))
         if default_class_id is not None and default_class_id not in self._ids:
             raise ConfigError(
                 f"default_class_id {default_class_id} is not in the class map (ids: {sorted(self._ids)}); "
                 "give one of its ids."
             )
+        self.background_class_id = background_class_id_of(class_map, background_class_id)
+        #: ``(id, name)`` of every class but the background, in id order
+        self.foreground = [(int(item.id), item.name) for item in class_map if item.id != self.background_class_id]
+        #: the class of features without a class property when the class map leaves no doubt, else None
+        self.implied_class_id = self.foreground[0][0] if len(self.foreground) == 1 else None
 
     def _fix(self) -> str:
         tried = [p for p in (self.property_name, self.class_id_property, self.class_name_property) if p]
@@ -211,37 +266,65 @@ class ClassResolver:
             "class with property_name (and property_mapping), or set default_class_id"
         )
 
-    def _lookup(self, value: Any, index: int, uri: Any, source: str) -> int:
+    def _class_of_name(self, name: str) -> int | None:
+        """The id of the class named ``name``: exactly, else ignoring case when only one class matches."""
+        if name in self._by_name:
+            return self._by_name[name]
+        matches = self._by_folded_name.get(name.strip().casefold(), [])
+        return matches[0] if len(matches) == 1 else None
+
+    def _lookup(self, value: Any, index: int, uri: Any, source: str, hint: str = "") -> int:
+        shown = value
         if isinstance(value, bool):
             value = None
+        if isinstance(value, str):
+            class_id = self._class_of_name(value)
+            if class_id is not None:
+                return class_id
+            if value.strip().lstrip("-").isdigit():
+                value = int(value)  # a class id written as text (CSV exports, JSON-config mappings)
+            else:
+                same = self._by_folded_name.get(value.strip().casefold(), [])
+                ambiguous = (
+                    f" It matches the classes {[self.class_map.get_by_id(i).name for i in same]} when case "
+                    "is ignored; write the class name exactly."
+                    if len(same) > 1
+                    else ""
+                )
+                raise DataError(
+                    f"Feature {index} of {uri} has {source} = {shown!r}, which is not a class name of the "
+                    f"class map (names: {list(self._by_name)}).{ambiguous} Add the class to the class map, "
+                    "fix the feature's class name, or map the values with property_mapping."
+                )
         if isinstance(value, (int, np.integer)) or (isinstance(value, float) and float(value).is_integer()):
             class_id = int(value)
             if class_id in self._ids:
                 return class_id
             raise DataError(
-                f"Feature {index} of {uri} has {source} = {value!r}, which is not a class id of the "
+                f"Feature {index} of {uri} has {source} = {shown!r}, which is not a class id of the "
                 f"class map (ids: {sorted(self._ids)}, names: {list(self._by_name)}). Add the class to "
-                "the class map or fix the feature's class."
-            )
-        if isinstance(value, str):
-            if value in self._by_name:
-                return int(self._by_name[value])
-            if value.strip().lstrip("-").isdigit() and int(value) in self._ids:
-                return int(value)
-            raise DataError(
-                f"Feature {index} of {uri} has {source} = {value!r}, which is not a class name of the "
-                f"class map (names: {list(self._by_name)}). Add the class to the class map, fix the "
-                "feature's class name, or map the values with property_mapping."
+                f"the class map or fix the feature's class.{hint}"
             )
         raise DataError(
-            f"Feature {index} of {uri} has {source} = {value!r}, which is neither a class id nor a class "
+            f"Feature {index} of {uri} has {source} = {shown!r}, which is neither a class id nor a class "
             f"name. {self._fix()}."
         )
 
-    def resolve(self, properties: Mapping[str, Any] | None, index: int, uri: Any) -> int:
-        """Class id of feature ``index`` of ``uri`` with these properties."""
-        props = properties or {}
-        if self.property_name is not None and props.get(self.property_name) is not None:
+    def _name_hint(self, props: Mapping[str, Any]) -> str:
+        """A sentence for an unknown class id of a feature whose class name is a class of the map."""
+        name = props.get(self.class_name_property) if self.class_name_property else None
+        class_id = self._class_of_name(name) if isinstance(name, str) else None
+        if class_id is None:
+            return ""
+        return (
+            f" Its {self.class_name_property!r} {name!r} is class {self.class_map.get_by_id(class_id).name!r} "
+            f"({class_id}): to classify the features by name, stop reading {self.class_id_property!r} with "
+            ".with_class_id_property(None)."
+        )
+
+    def _resolve(self, props: Mapping[str, Any], index: int, uri: Any) -> tuple[int, bool]:
+        """``(class id, implied)``: implied is True when rule 5 (the only non-background class) gave it."""
+        if _given(props, self.property_name):
             value = props[self.property_name]
             source = f"property {self.property_name!r}"
             if self.property_mapping is not None:
@@ -250,7 +333,7 @@ class ClassResolver:
                     value = str(value)
                 if value not in self.property_mapping:
                     if self.default_class_id is not None:
-                        return self.default_class_id
+                        return self.default_class_id, False
                     raise DataError(
                         f"Feature {index} of {uri} has {self.property_name} = {value!r}, which "
                         f"property_mapping does not map (keys: {list(self.property_mapping)}). Add "
@@ -258,21 +341,81 @@ class ClassResolver:
                     )
                 value = self.property_mapping[value]
                 source = f"property {self.property_name!r} mapped to"
-            return self._lookup(value, index, uri, source)
-        if self.class_id_property and props.get(self.class_id_property) is not None:
-            return self._lookup(props[self.class_id_property], index, uri, f"property {self.class_id_property!r}")
-        if self.class_name_property and props.get(self.class_name_property) is not None:
+            return self._lookup(value, index, uri, source), False
+        if _given(props, self.class_id_property):
+            source = f"property {self.class_id_property!r}"
+            return self._lookup(props[self.class_id_property], index, uri, source, self._name_hint(props)), False
+        if _given(props, self.class_name_property):
             value = props[self.class_name_property]
             if not isinstance(value, str):
                 value = str(value)
-            return self._lookup(value, index, uri, f"property {self.class_name_property!r}")
+            return self._lookup(value, index, uri, f"property {self.class_name_property!r}"), False
         if self.default_class_id is not None:
-            return self.default_class_id
+            return self.default_class_id, False
+        if self.implied_class_id is not None:
+            return self.implied_class_id, True
+        raise DataError(self._no_class_message(props, index, uri))
+
+    def _no_class_message(self, props: Mapping[str, Any], index: int, uri: Any) -> str:
         shown = {k: v for k, v in list(props.items())[:6]}
-        raise DataError(
-            f"Feature {index} of {uri} has no class (properties: {shown}{' ...' if len(props) > 6 else ''}). "
-            f"{self._fix()} (e.g. default_class_id={next(iter(sorted(self._ids)))})."
+        head = f"Feature {index} of {uri} has no class (properties: {shown}{' ...' if len(props) > 6 else ''})."
+        if not self.foreground:
+            return (
+                f"{head} The class map has no class besides the background class "
+                f"{self.background_class_id}; add the class these features are to the class map."
+            )
+        classes = ", ".join(f"{name!r} ({cid})" for cid, name in self.foreground)
+        why = (
+            f" The class map has {len(self.foreground)} classes besides the background ({classes}), so the "
+            "feature could be any of them."
         )
+        if self.background_class_id is None and len(self.foreground) == 2:
+            why += (
+                " If one of them means 'nothing here', make it the background class "
+                "(with_background_class_id) and the features are the other one."
+            )
+        example_id, example_name = self.foreground[0]
+        return f"{head}{why} {self._fix()} (e.g. .with_default_class_id({example_id}) for {example_name!r})."
+
+    def resolve(self, properties: Mapping[str, Any] | None, index: int, uri: Any) -> int:
+        """Class id of feature ``index`` of ``uri`` with these properties."""
+        return self._resolve(properties or {}, index, uri)[0]
+
+    def resolve_all(self, properties: Sequence[Mapping[str, Any] | None], uri: Any) -> np.ndarray:
+        """``int64`` class ids of every feature of ``uri`` (file order), saying in the log how many were implied.
+
+        One log line per call (one per file read): the features that had no
+        class property and took the class map's only class besides the
+        background (rule 5), and how to choose otherwise.
+        """
+        class_ids = np.empty(len(properties), dtype=np.int64)
+        implied = 0
+        for i, props in enumerate(properties):
+            class_ids[i], was_implied = self._resolve(props or {}, i, uri)
+            implied += was_implied
+        if implied:
+            name = dict(self.foreground)[self.implied_class_id]
+            besides = (
+                "the class map's only class"
+                if self.background_class_id is None
+                else f"the only class of the class map besides the background ({self.background_class_id})"
+            )
+            # A warning, not info: rv configures no log handler, so the user sees it (once per file)
+            # without asking; a file whose classes sit in an unnamed property is caught here.
+            log.warning(
+                "%s: %d of %d features have no class property (%s), so they are class %r (%d), %s. "
+                "To classify them otherwise, name the property holding the class (with_class_property) "
+                "or set default_class_id.",
+                uri,
+                implied,
+                len(properties),
+                ", ".join(p for p in (self.property_name, self.class_id_property, self.class_name_property) if p)
+                or "none read",
+                name,
+                self.implied_class_id,
+                besides,
+            )
+        return class_ids
 
 
 # ---------------------------------------------------------------------------
@@ -591,9 +734,7 @@ def read_pixel_features(
         _check_lonlat(map_geoms, uri)
     properties = [dict(f.get("properties") or {}) for f in features]
     if class_resolver is not None:
-        class_ids = np.array(
-            [class_resolver.resolve(p, i, uri) for i, p in enumerate(properties)], dtype=np.int64
-        )
+        class_ids = class_resolver.resolve_all(properties, uri)
     else:
         class_ids = np.full(len(features), -1, dtype=np.int64)
     feature_indices = np.arange(len(features), dtype=np.int64)

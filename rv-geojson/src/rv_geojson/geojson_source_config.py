@@ -18,6 +18,7 @@ Light module: imported at plugin discovery.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import attrs
@@ -106,14 +107,32 @@ class GeoJSONSourceConfig(RasterSourceConfig):
         )
 
 
+def vector_source_uri(source: Any, key: str) -> str:
+    """The GeoJSON URI given to ``with_vector_source`` (later Raster Vision's name of ``with_uri``).
+
+    Later Raster Vision releases also took a vector source config there; rv's
+    GeoJSON sources read a file, so the URI is what they take.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    raise ConfigError(
+        f"{key}.with_vector_source() takes the URI of a GeoJSON file (e.g. 'labels.geojson'), "
+        f"got {type(source).__name__}: {source!r:.80}."
+    )
+
+
 class GeoJSONSourceConfigBuilder(ClassOptionsBuilderMixin, RasterSourceConfigBuilder):
-    """Builder of :class:`GeoJSONSourceConfig`."""
+    """Builder of :class:`GeoJSONSourceConfig` (also reached as ``rv.RASTERIZED_SOURCE``)."""
 
     config_class = GeoJSONSourceConfig
 
     def with_uri(self, uri: str) -> GeoJSONSourceConfigBuilder:
         """The GeoJSON file of the labels."""
         return self._with(uri=str(uri))
+
+    def with_vector_source(self, uri: str) -> GeoJSONSourceConfigBuilder:
+        """The GeoJSON file of the labels: the name later Raster Vision releases gave ``with_uri``."""
+        return self.with_uri(vector_source_uri(uri, "GEOJSON_SOURCE"))
 
     def with_rasterizer_options(
         self,

@@ -13,6 +13,7 @@ from rv.config import field
 from rv.data.label_source.label_source_config import LabelSourceConfig, LabelSourceConfigBuilder
 from rv.errors import ConfigError
 from rv_geojson.class_options_config import ClassOptionsBuilderMixin, GeoJSONClassOptions
+from rv_geojson.geojson_source_config import vector_source_uri
 
 
 @attrs.frozen
@@ -59,6 +60,10 @@ class ObjectDetectionGeoJSONSourceConfigBuilder(ClassOptionsBuilderMixin, LabelS
     def with_uri(self, uri: str):
         """The GeoJSON file."""
         return self._with(uri=str(uri))
+
+    def with_vector_source(self, uri: str):
+        """The GeoJSON file: the name later Raster Vision releases gave ``with_uri``."""
+        return self.with_uri(vector_source_uri(uri, "OBJECT_DETECTION_GEOJSON"))
 
     def with_point_radius(self, point_radius: float | None):
         """Turn points into boxes of this half-size in pixels (None drops points)."""

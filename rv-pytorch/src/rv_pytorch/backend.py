@@ -10,7 +10,10 @@
   and runs :func:`rv_pytorch.train.train` in a local directory. A remote
   train URI is mirrored every ``sync_interval`` seconds and at the end with
   ``model.pth`` last (it marks TRAIN finished); an earlier run's checkpoint
-  there is downloaded first, so training resumes.
+  there is downloaded first, so training resumes. With ``do_monitoring``,
+  TensorBoard events go to ``<train dir>/tb`` and, when a person runs TRAIN
+  at a terminal, ``tensorboard`` serves them meanwhile
+  (:mod:`rv_pytorch.monitoring`).
 - **PREDICT** (:meth:`~PyTorchBackend.load_model`,
   :meth:`~PyTorchBackend.predict_scene`): rebuilds the network from
   ``model-config.json``, refuses a scene whose bands or dtype do not fit
@@ -153,7 +156,8 @@ class PyTorchBackend(Backend):
         import torch
 
         from rv_pytorch.data import ChipDataset, balanced_class_weights, class_counts, read_manifest
-        from rv_pytorch.train import TrainOptions
+        from rv_pytorch.monitoring import tensorboard_during_training
+        from rv_pytorch.train import TrainOptions, plan_training
         from rv_pytorch.train import train as run_training
         from rv_pytorch.train_sync import TrainDirSync, sigterm_as_exit
 
@@ -215,8 +219,11 @@ class PyTorchBackend(Backend):
             self._write_debug_chips(train_set, spec, normalizer, os.path.join(train_dir, DEBUG_CHIPS_NAME))
 
         options = TrainOptions(**cfg.train_options())
+        _say(plan_training(options, len(train_set)).describe())
         sync = TrainDirSync(train_dir, train_uri, cfg.sync_interval) if remote else nullcontext()
-        with sigterm_as_exit(), sync:
+        monitor = tensorboard_during_training(train_dir, cfg.do_monitoring, _say,
+                                              log_path=os.path.join(work, "tensorboard.log"))
+        with sigterm_as_exit(), sync, monitor:
             result = run_training(model, task, train_set, valid_set, train_dir, options)
         final = f"{result.epochs} epoch(s), {result.steps} step(s)"
         if result.final_metrics and task.monitor in result.final_metrics:

@@ -15,6 +15,14 @@ Every option the user leaves unset is filled at ``build()`` from the model
 defaults named by ``with_model_defaults(rv.RESNET18)`` (RESNET18's when none
 is named), for this backend's key; see :mod:`rv_pytorch.model_defaults`.
 
+Training length: ``num_steps``, when set, is the exact number of optimiser
+steps TRAIN runs and ``num_epochs`` does not apply; otherwise TRAIN runs
+``num_epochs`` passes over the training chips. What the user sets wins over
+the model defaults: ``with_num_steps(n)`` alone trains n steps whatever
+epochs the defaults name, and ``with_num_epochs(e)`` alone trains e epochs
+even when the model defaults name a number of steps. When the user sets both,
+``num_steps`` wins. TRAIN's log says which applies.
+
 This module is imported at plugin discovery: it imports ``rv`` and nothing
 heavy (torch, timm and rasterio load in :mod:`rv_pytorch.backend`).
 """
@@ -99,8 +107,11 @@ class PyTorchBackendConfig(BackendConfig):
         default=False, doc="start the encoder from timm's hub weights of `encoder` (needs internet or a hub cache)"
     )
     batch_size: int = field(default=8, doc="chips per optimiser step")
-    num_epochs: int = field(default=10, doc="passes over the training chips")
-    num_steps: int | None = field(default=None, doc="cap on the total number of optimiser steps (None: no cap)")
+    num_epochs: int = field(default=10, doc="passes over the training chips (when num_steps is not set)")
+    num_steps: int | None = field(
+        default=None,
+        doc="number of optimiser steps to train; when set, num_epochs does not apply (None: train num_epochs passes)",
+    )
     lr: float = field(default=1e-3, doc="peak learning rate (AdamW)")
     weight_decay: float = field(default=1e-4, doc="AdamW decoupled weight decay")
     schedule: str = field(
@@ -132,7 +143,11 @@ class PyTorchBackendConfig(BackendConfig):
     sync_interval: float = field(
         default=300.0, doc="seconds between uploads of the training output to a remote training_output_uri"
     )
-    do_monitoring: bool = field(default=True, doc="write TensorBoard events (when TensorBoard is installed)")
+    do_monitoring: bool = field(
+        default=True,
+        doc="write TensorBoard events to <train dir>/tb and, when TRAIN runs at a terminal, serve them with "
+        "tensorboard on localhost:6006 (RV_TENSORBOARD_PORT) while it trains",
+    )
     replace_model: bool = field(default=False, doc="train afresh even when the train directory holds a checkpoint")
     debug: bool = field(default=False, doc="write debug-chips.png: training chips as the model sees them, with labels")
 
@@ -154,7 +169,7 @@ class PyTorchBackendConfig(BackendConfig):
         need(self.batch_size >= 1, f"batch_size is {self.batch_size}; use 1 or more (with_batch_size(8)).")
         need(self.num_epochs >= 1, f"num_epochs is {self.num_epochs}; use 1 or more (with_num_epochs(10)).")
         need(self.num_steps is None or self.num_steps >= 1,
-             f"num_steps is {self.num_steps}; use None (no cap) or a positive number of steps.")
+             f"num_steps is {self.num_steps}; use None (train num_epochs passes) or a positive number of steps.")
         need(self.lr > 0, f"the learning rate lr is {self.lr}; it must be positive, e.g. 1e-3.")
         need(self.weight_decay >= 0, f"weight_decay is {self.weight_decay}; it must be 0 or more.")
         need(self.schedule in SCHEDULES, f"schedule is {self.schedule!r}; choose from {', '.join(SCHEDULES)}.")
@@ -348,11 +363,13 @@ class PyTorchBackendConfigBuilder(BackendConfigBuilder):
         return self._with(batch_size=int(batch_size))
 
     def with_num_epochs(self, num_epochs: int) -> PyTorchBackendConfigBuilder:
-        """Passes over the training chips."""
+        """Sets the number of training epochs (passes over the training chips); applies when no
+        number of steps is set (with_num_steps wins when both are set)."""
         return self._with(num_epochs=int(num_epochs))
 
     def with_num_steps(self, num_steps: int | None) -> PyTorchBackendConfigBuilder:
-        """Cap on the total number of optimiser steps (None: no cap)."""
+        """Sets the number of training steps: TRAIN runs exactly this many optimiser steps, and the
+        number of epochs (yours or the model defaults') does not apply (None: train by epochs)."""
         return self._with(num_steps=None if num_steps is None else int(num_steps))
 
     def with_train_options(
@@ -362,7 +379,8 @@ class PyTorchBackendConfigBuilder(BackendConfigBuilder):
         replace_model: bool | None = None,
     ) -> PyTorchBackendConfigBuilder:
         """How TRAIN runs: seconds between uploads of a remote train directory, TensorBoard
-        monitoring, and whether to start afresh instead of resuming (None leaves an option as it is)."""
+        monitoring (events in <train dir>/tb, served on localhost:6006 while a TRAIN run at a terminal
+        lasts), and whether to start afresh instead of resuming (None leaves an option as it is)."""
         changes: dict[str, Any] = {}
         if sync_interval is not None:
             changes["sync_interval"] = float(sync_interval)
@@ -394,7 +412,12 @@ class PyTorchBackendConfigBuilder(BackendConfigBuilder):
         if all(name in self.values for name in option_names(self.config_class)):
             return {"model_defaults": key}  # nothing left to fill (a config back as a builder)
         options = defaults_for(key, self.config_class.backend_key, required=explicit is not None)
-        return {**canonical_options(self.config_class, options, f"The model defaults {key!r}"), "model_defaults": key}
+        filled = {**canonical_options(self.config_class, options, f"The model defaults {key!r}"), "model_defaults": key}
+        if "num_epochs" in self.values and "num_steps" not in self.values:
+            # The user's number of epochs beats a number of steps from the model defaults
+            # (num_steps, when set, decides the training length).
+            filled["num_steps"] = None
+        return filled
 
     def build(self) -> PyTorchBackendConfig:
         builder = self

@@ -8,7 +8,8 @@ validates every epoch with the task's metrics, and writes to ``output_dir``:
   interrupted run resumes from its last finished epoch;
 - ``log.csv``: one row per epoch (rewritten from the checkpoint on resume,
   then appended);
-- ``tb/``: TensorBoard events, when ``torch.utils.tensorboard`` is importable;
+- ``tb/``: TensorBoard events (``options.tensorboard``): the loss of every
+  step and every ``log.csv`` column per epoch;
 - ``model.pth``: the final weights (a plain state dict);
 - ``training_curves.png``: losses and metrics per epoch, drawn from ``log.csv``.
 
@@ -56,9 +57,10 @@ class TrainOptions:
 
     Attributes:
         batch_size: chips per optimiser step.
-        num_epochs: passes over the training chips.
-        num_steps: optional cap on the total number of optimiser steps; the
-            schedule is planned over ``min(num_epochs * batches, num_steps)``.
+        num_epochs: passes over the training chips (used when ``num_steps`` is None).
+        num_steps: the number of optimiser steps to train; when set it decides
+            the training length (the last epoch may be partial) and
+            ``num_epochs`` does not apply. See :func:`plan_training`.
         lr: peak learning rate (AdamW).
         weight_decay: AdamW decoupled weight decay.
         schedule: ``"onecycle"`` (warm up over ``warmup_fraction`` of the steps
@@ -71,7 +73,7 @@ class TrainOptions:
         replace_model: start afresh even when ``last.pth`` exists.
         device: ``"cuda"``, ``"cpu"``, ... or None for CUDA when available.
         amp: mixed precision; None means on with CUDA, off on CPU.
-        tensorboard: write TensorBoard events when TensorBoard is installed.
+        tensorboard: write TensorBoard events to ``output_dir/tb``.
     """
 
     batch_size: int = 8
@@ -95,7 +97,9 @@ class TrainOptions:
                 f"batch_size ({self.batch_size}) and num_epochs ({self.num_epochs}) must be at least 1."
             )
         if self.num_steps is not None and self.num_steps < 1:
-            raise ConfigError(f"num_steps is {self.num_steps}; use None (no cap) or a positive number of steps.")
+            raise ConfigError(
+                f"num_steps is {self.num_steps}; use None (train num_epochs passes) or a positive number of steps."
+            )
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"Unknown learning-rate schedule {self.schedule!r}; choose from {SCHEDULES}.")
         if not self.lr > 0:
@@ -118,6 +122,53 @@ class TrainResult:
     @property
     def final_metrics(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How long :func:`train` trains: ``num_epochs`` passes (the last one may stop early) of
+    ``batches_per_epoch`` batches, ``total_steps`` optimiser steps in all, and why (``reason``)."""
+
+    num_epochs: int
+    total_steps: int
+    batches_per_epoch: int
+    reason: str
+
+    def describe(self) -> str:
+        """One line for the TRAIN log, e.g. ``training 200 step(s) in 17 epoch(s) (num_steps 200; num_epochs
+        30 ignored); 12 step(s) per pass over the training chips``."""
+        per_epoch = f"{self.batches_per_epoch} step(s) per pass over the training chips"
+        return f"training {self.total_steps} step(s) in {self.num_epochs} epoch(s) ({self.reason}); {per_epoch}"
+
+
+def drop_last_batch(num_chips: int, batch_size: int) -> bool:
+    """Whether an epoch drops its last incomplete batch: yes when there are at least two full
+    ones (a tiny last batch makes a noisy step)."""
+    return num_chips >= 2 * batch_size
+
+
+def batches_per_epoch(num_chips: int, batch_size: int) -> int:
+    """Batches (optimiser steps) in one pass over ``num_chips`` training chips."""
+    if drop_last_batch(num_chips, batch_size):
+        return num_chips // batch_size
+    return max(math.ceil(num_chips / batch_size), 1)
+
+
+def plan_training(options: TrainOptions, num_chips: int) -> TrainingPlan:
+    """The training length of ``options`` on ``num_chips`` training chips.
+
+    ``num_steps``, when set, is the exact number of optimiser steps and
+    ``num_epochs`` does not apply (the backend builder only keeps a
+    ``num_steps`` of the model defaults when the user did not set
+    ``num_epochs`` themselves); otherwise ``num_epochs`` full passes.
+    """
+    batches = batches_per_epoch(num_chips, options.batch_size)
+    if options.num_steps is not None:
+        total = int(options.num_steps)
+        reason = f"num_steps {total}; num_epochs {options.num_epochs} ignored"
+        return TrainingPlan(math.ceil(total / batches), total, batches, reason)
+    reason = f"num_epochs {options.num_epochs}; num_steps not set"
+    return TrainingPlan(options.num_epochs, options.num_epochs * batches, batches, reason)
 
 
 def lr_factor(schedule: str, step: int, total_steps: int, warmup_fraction: float) -> float:
@@ -245,11 +296,21 @@ def plot_training_curves(log_path: str | Path, out_path: str | Path) -> Path:
     return Path(out_path)
 
 
+#: scalar tags of the TensorBoard events: the loss of every step; per epoch, every column of log.csv
+#: but the epoch and step (``epoch/train_loss``, ``epoch/valid_loss``, ``epoch/lr``, the metrics)
+STEP_LOSS_TAG = "train/loss"
+EPOCH_TAG_PREFIX = "epoch/"
+
+
 def _tensorboard_writer(directory: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard not installed: the CSV log is enough
-        return None
+    except ImportError as e:  # tensorboard is a dependency of rv-pytorch: a broken installation
+        raise ConfigError(
+            f"Monitoring is on (do_monitoring), so TRAIN writes TensorBoard events to {directory}, but "
+            f"tensorboard cannot be imported ({e}). Reinstall rv-pytorch (pip install tensorboard) or turn "
+            "monitoring off with with_train_options(do_monitoring=False)."
+        ) from e
     return SummaryWriter(log_dir=str(directory))
 
 
@@ -264,6 +325,8 @@ def train(
     """Train ``model`` for ``task``; see the module docstring for the files written.
 
     Resumes from ``output_dir/last.pth`` unless ``options.replace_model``.
+    Trains for :func:`plan_training`'s length: exactly ``num_steps`` steps
+    when set, else ``num_epochs`` passes.
     A finished run (all epochs or ``num_steps`` done) only rewrites
     ``model.pth`` and the curves. Returns a :class:`TrainResult`.
 
@@ -288,7 +351,7 @@ def train(
         shuffle=True,
         num_workers=options.num_workers,
         collate_fn=collate_chips,
-        drop_last=len(train_dataset) >= 2 * options.batch_size,
+        drop_last=drop_last_batch(len(train_dataset), options.batch_size),
         pin_memory=device.type == "cuda",
         persistent_workers=options.num_workers > 0,
     )
@@ -302,11 +365,8 @@ def train(
             collate_fn=collate_chips,
             pin_memory=device.type == "cuda",
         )
-    batches_per_epoch = len(loader)
-    total_steps = options.num_epochs * batches_per_epoch
-    if options.num_steps is not None:
-        total_steps = min(total_steps, options.num_steps)
-    num_epochs = min(options.num_epochs, math.ceil(total_steps / batches_per_epoch))
+    plan = plan_training(options, len(train_dataset))
+    num_epochs, total_steps = plan.num_epochs, plan.total_steps
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -340,7 +400,10 @@ def train(
             step_bar = progress.add_task("steps", total=total_steps)
             progress.update(epoch_bar, completed=min(epoch, num_epochs))
             progress.update(step_bar, completed=min(step, total_steps))
-            while epoch < num_epochs and step < total_steps:
+            # By steps, the step count alone ends training: a resumed run whose last epoch
+            # stopped part way through still reaches num_steps.
+            by_steps = options.num_steps is not None
+            while step < total_steps and (by_steps or epoch < num_epochs):
                 started = time.perf_counter()
                 model.train()
                 loss_sum, loss_count = 0.0, 0
@@ -367,7 +430,7 @@ def train(
                     loss_sum += float(loss.detach())
                     loss_count += 1
                     if writer is not None:
-                        writer.add_scalar("train/loss", float(loss.detach()), step)
+                        writer.add_scalar(STEP_LOSS_TAG, float(loss.detach()), step)
                     progress.advance(step_bar)
                 epoch += 1
                 row: dict[str, float] = {
@@ -398,7 +461,7 @@ def train(
                 if writer is not None:
                     for key, value in row.items():
                         if key not in ("epoch", "step") and np.isfinite(value):
-                            writer.add_scalar(f"epoch/{key}", value, epoch)
+                            writer.add_scalar(f"{EPOCH_TAG_PREFIX}{key}", value, epoch)
                     writer.flush()
                 info = f"loss {row['train_loss']:.4f}"
                 if task.monitor in row:

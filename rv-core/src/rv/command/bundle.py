@@ -3,10 +3,13 @@
 Layout of the zip::
 
     manifest.json        format version, rv and plugin versions, task, classes,
-                         bands and channel order, dtype, chip size
+                         bands and channel order, dtype, chip size, the label
+                         store settings predictions are written with
                          (read through rv.predictor.upgrade_manifest, which
                          lifts the manifests of older formats)
-    bundle-config.json   the BUNDLE command config (task, backend, template scene)
+    bundle-config.json   the BUNDLE command config (task, backend, template
+                         scene: raster source, transformers, and the label
+                         store of the experiment's predicted scenes, URI left out)
     stats.json           when the raster source uses the stats transformer
     <backend files>      model.pth and whatever else the backend lists
 """
@@ -21,8 +24,23 @@ from rv import file_utils
 
 #: format of manifest.json. 2: ``channel_order`` is always the list of bands the
 #: model was trained on (format 1 wrote null when the scenes read every band).
+#: 3: ``label_store`` records the experiment's label store (its type and
+#: options, no URI; null: the task's default store), which the template scene
+#: of bundle-config.json holds, so ``rv predict`` writes what PREDICT writes
+#: (older bundles predict with the task's default store, as before).
 #: A change of format adds a step to ``rv.predictor.MANIFEST_UPGRADES``.
-BUNDLE_FORMAT_VERSION = 2
+BUNDLE_FORMAT_VERSION = 3
+
+
+def label_store_settings(store) -> dict | None:
+    """The manifest's record of a label store config: its type tag and options, without the URI."""
+    from rv.serialization import unstructure
+
+    if store is None:
+        return None
+    settings = unstructure(store)
+    settings.pop("uri", None)
+    return settings
 
 
 def bundle_manifest(config, raster_source=None) -> dict:
@@ -42,6 +60,7 @@ def bundle_manifest(config, raster_source=None) -> dict:
         "chip_size": config.task.chip_size,
         "channel_order": list(rs.channel_order) if rs.channel_order is not None else None,
         "transformers": [t.key for t in rs.transformers],
+        "label_store": label_store_settings(config.scene.label_store),
     }
     if raster_source is not None:
         manifest["channel_order"] = [int(c) for c in raster_source.channel_order]

@@ -11,6 +11,13 @@ the chips into place, renumbering them so that a scene's chips are named
 ``<scene>-0 .. <scene>-(n-1)`` in window order as a single process names
 them, and writes ``chips.json`` last, so an interrupted run never looks
 finished.
+
+Segmentation labels that leave pixels inside the AOI without a class while
+the task has no background class are said out loud before TRAIN: a warning
+per scene (the share of its chip pixels ignored, and the settings that make
+them background) in the log and on the console, and in ``chips.json``
+(``warnings``, and ``unlabelled_pixels`` per scene). The share is counted on
+the chips as they are written, never by reading the scene again.
 """
 
 from __future__ import annotations
@@ -98,7 +105,34 @@ def _chip_one_scene(
     }
     if count:
         result["manifest"] = writer.close()
+        result["pixel_tally"] = writer.pixel_tally()
     return result
+
+
+def unlabelled_pixel_warnings(task_config, tallies: list[dict]) -> list[str]:
+    """One sentence per scene whose segmentation chips hold pixels without a class while the task
+    has no background class (else those pixels are meant to be ignored, e.g. label nodata).
+
+    ``tallies`` are :meth:`rv.chips.ChipWriter.pixel_tally` rows, one per scene and split.
+    """
+    class_map = task_config.class_map
+    if class_map.background_class_id is not None:
+        return []
+    names = ", ".join(repr(n) for n in class_map.names)
+    out = []
+    for t in tallies:
+        if not t["pixels"] or not t["unlabelled"]:
+            continue
+        share = t["unlabelled"] / t["pixels"]
+        out.append(
+            f"Scene {t['scene']!r} ({t['split']}): {share:.1%} of its chip pixels inside the AOI "
+            f"({t['unlabelled']:,} of {t['pixels']:,}) have no class: no label covers them and the task has "
+            f"no background class, so training ignores them and the model only learns {names}. If they are "
+            "background, add a class named 'background' to with_classes(...) or set "
+            "with_background_class_id(id) on the task (for GeoJSON labels, "
+            "with_rasterizer_options(background_class_id=id) on the GEOJSON_SOURCE also does it)."
+        )
+    return out
 
 
 def _move_chips(src_dir: str, staging: str, name: str, offset: int) -> None:
@@ -212,12 +246,25 @@ def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
         shutil.rmtree(r["dir"], ignore_errors=True)
     for (scene_id, split), count in per_scene.items():
         print(f"rv: scene {scene_id} ({split}): {count} chips", file=sys.stderr)
+    # The parts of a scene each counted their own chips' pixels: sum them per scene.
+    tallies: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results:
+        for t in r.get("pixel_tally", ()):
+            row = tallies.setdefault((t["scene"], t["split"]), {**t, "pixels": 0, "unlabelled": 0})
+            row["pixels"] += t["pixels"]
+            row["unlabelled"] += t["unlabelled"]
+    warnings = unlabelled_pixel_warnings(config.task, list(tallies.values()))
+    for warning in warnings:
+        # Before TRAIN: the run log and the console show it while there is time to fix the labels.
+        print(f"rv: warning: {warning}", file=sys.stderr, flush=True)
     if manifest is None or counts["train"] == 0:
         raise DataError(
             f"CHIP {config.key} produced no training chips: the training scenes gave no windows inside their AOIs "
             "with labels. Check the AOIs, the label files and the chip options."
         )
-    manifest.update({"format_version": FORMAT_VERSION, "counts": counts})
+    manifest.update({"format_version": FORMAT_VERSION, "counts": counts, "warnings": warnings})
+    if tallies:
+        manifest["unlabelled_pixels"] = list(tallies.values())
     # chips first, the manifest last: chips.json marks the output finished
     out = config.command_uri
     manifest_uri = file_utils.join(out, MANIFEST_NAME)

@@ -256,7 +256,7 @@ def _task_for(command: str, task: TaskConfig) -> TaskConfig:
     changes: dict[str, Any] = {"predict_package_uri": None}
     if command in (keys.CHIP, keys.TRAIN):
         for f in attrs.fields(type(task)):
-            if f.name in ("predict_options", "predict_batch_size"):
+            if f.name in ("predict_options", "predict_batch_size", "predict_debug_uri"):
                 changes[f.name] = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
     return attrs.evolve(task, **changes)
 
@@ -320,9 +320,11 @@ def commands_for_experiment(experiment, commands: list[str] | None = None) -> li
     if E in wanted and predicted and e.evaluators:
         out.append(EvalCommandConfig(**common(E), task=_task_for(E, e.task), evaluators=e.evaluators, scenes=predicted))
     if keys.BUNDLE in wanted:
-        # The bundle keeps only what predicting needs: the raster source and its transformers.
-        # Ground truth, the store and AOIs would make loading the bundle need their plugins.
-        template = attrs.evolve((ds.validation_scenes + ds.train_scenes)[0], label_source=None, label_store=None,
-                                aoi_uris=())
+        # The bundle keeps only what predicting needs: the raster source and its transformers, and
+        # the label store of the predicted scenes without its URI (so a bundle writes what PREDICT
+        # writes: polygons, scores, RGB). Ground truth and AOIs would make loading it need their plugins.
+        store = next((s.label_store for s in predicted + ds.train_scenes if s.label_store is not None), None)
+        template = attrs.evolve((ds.validation_scenes + ds.train_scenes)[0], label_source=None, aoi_uris=(),
+                                label_store=None if store is None else attrs.evolve(store, uri=None))
         out.append(BundleCommandConfig(**common(keys.BUNDLE), task=e.task, backend=e.backend, scene=template, stats_uri=stats_uri))
     return out

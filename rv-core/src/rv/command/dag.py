@@ -41,6 +41,8 @@ class CommandPlan:
     """Commands in topological order with their dependencies and status."""
 
     commands: list[PlannedCommand]
+    #: when the plan was made (``time.time()``): a stamp written later came from another run
+    made_at: float = attrs.field(factory=time.time)
 
     def to_run(self) -> list[PlannedCommand]:
         return [c for c in self.commands if c.status == RUN]
@@ -49,7 +51,8 @@ class CommandPlan:
         return len(self.commands)
 
 
-def _read_stamp(uri: str) -> dict[str, Any] | None:
+def read_stamp(uri: str) -> dict[str, Any] | None:
+    """The stamp at ``uri`` (what :func:`write_stamp` wrote), or ``None`` when absent or unreadable."""
     from rv import file_utils
 
     try:
@@ -58,6 +61,14 @@ def _read_stamp(uri: str) -> dict[str, Any] | None:
         return json.loads(file_utils.read_text(uri))
     except Exception:
         return None
+
+
+def stamp_is_current(config: CommandConfig, stamp: dict[str, Any] | None) -> bool:
+    """Whether ``stamp`` records ``config`` (same hash) and every output of it exists."""
+    from rv import file_utils
+
+    return (stamp is not None and stamp.get("hash") == config.config_hash()
+            and all(file_utils.exists(u) for u in config.outputs()))
 
 
 def write_stamp(config: CommandConfig) -> None:
@@ -158,7 +169,7 @@ def build_plan(
             continue
         if not check_outputs:
             continue
-        stamp = stamps[i] = _read_stamp(pc.config.stamp_uri)
+        stamp = stamps[i] = read_stamp(pc.config.stamp_uri)
         outputs = pc.config.outputs()
         newer = _upstream_finished_later(stamp, [(ordered[d], stamps.get(d)) for d in pc.depends_on])
         if stamp is None:

@@ -16,9 +16,13 @@ def run_predict(config, tmp_dir: str) -> None:
 
 
 def _write_overlay(config, scene_config, tmp_dir: str) -> None:
-    """A PNG a person looks at: image, predicted outlines, ground-truth outlines."""
+    """A PNG a person looks at: image, predicted outlines, ground-truth outlines.
+
+    Written to the task's ``predict_debug_uri`` when set, else next to the predictions.
+    """
     try:
         from rv.prediction_overlay import write_prediction_overlay
     except ImportError:  # pragma: no cover
         return
-    write_prediction_overlay(config.task, scene_config, config.command_uri, tmp_dir)
+    out_dir = config.task.predict_debug_uri or config.command_uri
+    write_prediction_overlay(config.task, scene_config, out_dir, tmp_dir)

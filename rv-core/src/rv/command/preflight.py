@@ -54,7 +54,13 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
     nothing to place labels on); then the labels and the AOIs, each on its own,
     so that one bad file does not hide another.
     """
-    problems: list[tuple[str, type]] = []
+    from rv.file_utils import directory_given_as_file
+
+    problems: list[tuple[str, type]] = [
+        (m, DataError) for m in map(directory_given_as_file, scene_config.input_uris(with_labels)) if m
+    ]
+    if problems:
+        return problems
     rs_config = scene_config.raster_source
     try:
         raster_source = rs_config.create(tmp_dir)
@@ -72,6 +78,7 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
             raster_source.check_complete()  # a truncated file: its last block cannot be read
     except Exception as e:  # noqa: BLE001
         problems.append(_describe(e))
+    raster_problems = len(problems)
     raster_name = getattr(raster_source, "name", None) or ", ".join(rs_config.input_uris())
     georef = "" if getattr(crs_transformer, "crs", None) is not None else f" (The raster is {raster_name}.)"
     if with_labels and scene_config.label_source is not None:
@@ -85,6 +92,7 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
         except Exception as e:  # noqa: BLE001
             message, kind = _describe(e)
             problems.append((message + georef if georef and "no CRS" in message else message, kind))
+    aoi = None
     if scene_config.aoi_uris:
         try:
             from rv.plugins import get_plugin_manager
@@ -100,7 +108,37 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
         except Exception as e:  # noqa: BLE001
             message, kind = _describe(e)
             problems.append((message + georef if georef and "no CRS" in message else message, kind))
+    try:
+        # Only a raster that opened and read whole is sampled (a truncated one is reported above).
+        problem = None if raster_problems else _all_nodata(raster_source, raster_name, aoi)
+        if problem:
+            problems.append((problem, DataError))
+    except Exception as e:  # noqa: BLE001 - an unreadable raster is reported, never a traceback
+        problems.append(_describe(e))
     return problems
+
+
+def _all_nodata(raster_source, raster_name: str, aoi) -> str | None:
+    """A message when a sparse sample of the raster (inside the AOI's bounds) holds no valid pixel."""
+    from rv.core.box import Box
+
+    bounds = None
+    if aoi:
+        import shapely
+
+        xmin, ymin, xmax, ymax = shapely.total_bounds(list(aoi))
+        bounds = Box(int(ymin), int(xmin), int(ymax) + 1, int(xmax) + 1)
+    valid, sampled = raster_source.sampled_valid_pixels(bounds)
+    if sampled == 0 or valid > 0:
+        return None
+    nodata = getattr(raster_source, "nodata", None)
+    what = f"the nodata value {nodata:g} in every band" if isinstance(nodata, (int, float)) else "masked as nodata"
+    where = "inside the scene's AOI" if aoi else "across the scene"
+    return (
+        f"Raster {raster_name} holds no data {where}: every one of {sampled} pixels sampled on a grid "
+        f"is {what}. Check that this is the right file (an empty export or tile?), or set the raster "
+        "source's nodata value if the file's is wrong."
+    )
 
 
 def find_problems(plan) -> list[InputProblem]:

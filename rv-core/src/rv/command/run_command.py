@@ -58,17 +58,52 @@ def load_command(uri: str) -> CommandConfig:
     return config
 
 
+#: set by a runner to the time its plan was made: a stamp newer than that came from another run
+PLANNED_AT_ENV = "RV_PLANNED_AT"
+
+
 def run_command(uri: str, tmp_dir: str | None = None) -> CommandConfig:
-    """Load the command at ``uri``, run it through its registered implementation, then write its stamp."""
+    """Load the command at ``uri``, run it through its registered implementation, then write its stamp.
+
+    The command runs under a :class:`rv.command.lock.CommandLock` on its
+    outputs. When another run holds the lock, this waits; if that run
+    finished the same command (an identical config, every output there),
+    the work is not done twice.
+    """
+    import os
+
     from rv.command.command_config import command_implementation
-    from rv.command.dag import write_stamp
+    from rv.command.dag import read_stamp, stamp_is_current, write_stamp
+    from rv.command.lock import CommandLock
     from rv.settings import tmp_dir as default_tmp_dir
 
     config = load_command(uri)
     # Looked up before anything runs: an unknown command type is named, not a traceback.
     implementation = command_implementation(config.command_type)
-    print(f"rv: running {config.command_type} {config.key}", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(dir=tmp_dir or default_tmp_dir(), prefix=f"rv-{config.command_type.lower()}-") as tmp:
-        implementation(config, tmp)
-    write_stamp(config)
+    name = f"{config.command_type} {config.key}"
+    before = read_stamp(config.stamp_uri)
+    with CommandLock(config.command_uri, name):
+        stamp = read_stamp(config.stamp_uri)
+        planned_at = _float_or_none(os.environ.get(PLANNED_AT_ENV))
+        done_elsewhere = stamp is not None and (
+            stamp != before
+            or (planned_at is not None and isinstance(stamp.get("finished_at"), (int, float))
+                and stamp["finished_at"] > planned_at)
+        )
+        if done_elsewhere and stamp_is_current(config, stamp):
+            print(f"rv: {name} was finished by another run meanwhile; not running it again", file=sys.stderr,
+                  flush=True)
+            return config
+        print(f"rv: running {name}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(dir=tmp_dir or default_tmp_dir(),
+                                         prefix=f"rv-{config.command_type.lower()}-") as tmp:
+            implementation(config, tmp)
+        write_stamp(config)
     return config
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -8,6 +8,13 @@ AOI) that losses and evaluation skip. Models see contiguous *indices*
 
 Imports only attrs and numpy at module level; matplotlib is imported inside
 the color helpers.
+
+**The background class.** A class map may name one class as the background
+(what "nothing here" is: pixels no label covers, cells without an object).
+When none is named, a class called ``background`` (in any case) is it, as a
+Raster Vision user who writes ``{"building": 1, "background": 0}``
+expects; with neither, there is no background class and pixels without a
+label are ignored (255), never called background.
 """
 
 from __future__ import annotations
@@ -30,11 +37,32 @@ DEFAULT_PALETTE = (
     "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )  # fmt: skip
 
+#: The class name that makes a class the background when no background class is named (any case).
+BACKGROUND_NAME = "background"
+
 _HEX_RE = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8}|[0-9a-fA-F]{3})$")
 
 
+def _css_rgb(color: str) -> tuple[int, int, int] | None:
+    """``(r, g, b)`` of a hex string or a CSS/X11 colour name through Pillow (cheap), else ``None``."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(color)
+    except ValueError:
+        return None
+    return tuple(int(v) for v in rgb[:3])  # type: ignore[return-value]
+
+
 def color_to_rgb(color: str) -> tuple[int, int, int]:
-    """``(r, g, b)`` ints 0–255 of a matplotlib color string (``'red'``, ``'#ff0000'``)."""
+    """``(r, g, b)`` ints 0–255 of a color string (``'red'``, ``'#ff0000'``, ``'tab:blue'``).
+
+    Hex strings and CSS names are read by Pillow; only matplotlib's own names
+    (``'tab:blue'``, ``'C0'``, ``'r'``) pay for importing matplotlib.
+    """
+    rgb = _css_rgb(color) if isinstance(color, str) and ":" not in color and len(color) > 2 else None
+    if rgb is not None:
+        return rgb
     import matplotlib.colors as mcolors
 
     try:
@@ -55,14 +83,13 @@ def _check_color(color: str, name: str) -> None:
         )
     if _HEX_RE.match(color):
         return
-    # Names need matplotlib's table; it is only imported when a name is used.
-    import matplotlib.colors as mcolors
-
-    if not mcolors.is_color_like(color):
+    try:
+        color_to_rgb(color)
+    except ConfigError:
         raise ConfigError(
             f"Class {name!r} has color {color!r}, which is not a color. Use a name matplotlib "
             "knows ('red', 'tab:blue', 'forestgreen') or a hex string '#rrggbb'."
-        )
+        ) from None
 
 
 @attrs.frozen
@@ -85,7 +112,9 @@ class ClassMap:
     Ids must be unique ints in 0–254 (255 is :data:`IGNORE_CLASS_ID`), names
     unique and non-empty. Items without a color get one from
     :data:`DEFAULT_PALETTE` by position. Build from a user-friendly spec with
-    :meth:`from_spec`.
+    :meth:`from_spec`. With ``background_class_id=None``, the class named
+    ``background`` (any case), if there is one, is the background class
+    (:func:`named_background_id`).
     """
 
     items: tuple[ClassItem, ...]
@@ -97,6 +126,8 @@ class ClassMap:
             if not isinstance(item, ClassItem):
                 raise ConfigError(f"ClassMap items must be ClassItem, got {item!r}; use ClassMap.from_spec(...).")
         _validate(items, background_class_id)
+        if background_class_id is None:
+            background_class_id = named_background_id(items)
         items = tuple(sorted(items, key=lambda it: it.id))
         used = {it.color for it in items if it.color is not None}
         free = [c for c in DEFAULT_PALETTE if c not in used] or list(DEFAULT_PALETTE)
@@ -266,6 +297,22 @@ def _check_id(value: Any, name: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"Class {name!r} has id {value!r}; class ids are ints in 0-254.")
     return int(value)
+
+
+def named_background_id(items: Iterable[ClassItem]) -> int | None:
+    """The id of the class named ``background`` in any case (``"Background"``, ``"BACKGROUND"``), or None.
+
+    This is the background class of a class map that names none. Two such
+    classes (``background`` and ``Background``) are a ``ConfigError``: which
+    one is meant must be said with ``background_class_id``.
+    """
+    found = [item for item in items if isinstance(item.name, str) and item.name.casefold() == BACKGROUND_NAME]
+    if len(found) > 1:
+        raise ConfigError(
+            f"Classes {[it.name for it in found]} (ids {[it.id for it in found]}) are all named background; "
+            "say which one is the background class with with_background_class_id(id), or rename the others."
+        )
+    return found[0].id if found else None
 
 
 def _resolve_background(items: Iterable[ClassItem], background: int | str | None) -> int | None:

@@ -52,6 +52,7 @@ class ChipClassificationEvaluation(ConfusionMatrixEvaluation):
     none_label = "no prediction"
     report_none_slot = False
     with_iou = False
+    unit = ("cell", "cells")
 
     def update(self, gt_cells: Any, gt_class_ids: Any, pred_cells: Any, pred_class_ids: Any) -> None:
         """Add the cells of one scene (or part of it), matched by position.

@@ -34,6 +34,14 @@ weighted by each class's ground-truth count (scikit-learn's
 weight. Per-scene evaluations merge into the overall one by summing their
 confusion matrices (and, for detection, their match records), never by
 averaging per-scene metrics.
+
+**Warnings.** Some ground truths make every score meaningless, and
+:meth:`ConfusionMatrixEvaluation.warnings` says so in plain sentences
+(``eval.json``'s ``warnings`` list, empty when there is nothing to say):
+ground truth with no item at all; ground truth of a single class where every
+item gets a class (segmentation pixels, chip classification cells): a model
+that answers that class everywhere scores 1.0; and each class of the map the
+ground truth lacks (its recall and F1 are 0 by definition).
 """
 
 from __future__ import annotations
@@ -115,6 +123,12 @@ class ConfusionMatrixEvaluation:
     report_none_slot: ClassVar[bool] = False
     #: Whether per-class and overall entries carry ``iou``.
     with_iou: ClassVar[bool] = False
+    #: What the matrix counts, singular and plural ("pixel", "pixels"), for :meth:`warnings`.
+    unit: ClassVar[tuple[str, str]] = ("item", "items")
+    #: Whether every item of the ground truth gets one class of the map (pixels, cells), so that
+    #: ground truth of a single class is scored perfectly by a constant answer. Not for detection,
+    #: where a one-class map is usual and false positives still count against the background.
+    single_class_is_trivial: ClassVar[bool] = True
 
     def __init__(self, class_map: Any):
         ids = [int(i) for i in class_map.ids]
@@ -271,6 +285,43 @@ class ConfusionMatrixEvaluation:
         out.update(self._extra_overall_metrics(m))
         return out
 
+    def warnings(self) -> list[str]:
+        """Plain sentences saying why these scores cannot be taken at face value (empty when they can).
+
+        See the module docstring: no ground truth at all, ground truth of a
+        single class (:attr:`single_class_is_trivial` tasks), and classes
+        the ground truth lacks. Subclasses add what they know
+        (:meth:`_warning_hint`).
+        """
+        gt = self.metrics()["gt_count"]
+        one, many = self.unit
+        present = [i for i in range(self.num_classes) if gt[i] > 0]
+        absent = [i for i in range(self.num_classes) if gt[i] == 0]
+        hint = self._warning_hint()
+        if not present:
+            return [
+                f"The ground truth holds no {many} of any class ({', '.join(map(repr, self.class_names))}), so "
+                f"no score here means anything: check the validation scenes' labels, AOIs and class map.{hint}"
+            ]
+        if self.single_class_is_trivial and len(present) == 1:
+            i = present[0]
+            name = self.class_names[i]
+            lacking = f" and no {one} of {', '.join(repr(self.class_names[j]) for j in absent)}" if absent else ""
+            return [
+                f"The ground truth holds a single class, {name!r} ({int(gt[i]):,} {many}){lacking}: a model that "
+                f"predicts {name!r} everywhere scores F1 1.0, so these scores cannot show that it tells {name!r} "
+                f"from anything else.{hint}"
+            ]
+        return [
+            f"No {one} of the ground truth is {self.class_names[j]!r} (class {self.class_ids[j]}): its recall "
+            "and F1 are 0 by definition and it has no weight in the overall scores."
+            for j in absent
+        ]
+
+    def _warning_hint(self) -> str:
+        """A sentence (with a leading space) a task adds to its warnings, or ``""`` (hook)."""
+        return ""
+
     @property
     def confusion_matrix(self) -> np.ndarray:
         """The matrix as reported: ``K × K``, or ``(K+1) × (K+1)`` with the none slot when the task reports it."""
@@ -299,8 +350,11 @@ class EvaluationReport:
     their merge (confusion matrices and detection records summed, metrics
     recomputed on the sums). :meth:`to_dict` gives::
 
-        {"overall": {...}, "classes": [...], "confusion_matrix": [[...]],
+        {"warnings": [...], "overall": {...}, "classes": [...], "confusion_matrix": [[...]],
          "scenes": {scene_id: {"overall": ..., "classes": ..., "confusion_matrix": ...}}}
+
+    ``warnings`` (plain sentences, usually empty) say when the ground truth
+    makes the overall scores meaningless (see :meth:`warnings`).
     """
 
     def __init__(self, scenes: Mapping[str, ConfusionMatrixEvaluation] | None = None):
@@ -336,9 +390,14 @@ class EvaluationReport:
             merged = merged.merge(evaluation)
         return merged
 
+    def warnings(self) -> list[str]:
+        """Why the overall scores cannot be taken at face value (:meth:`ConfusionMatrixEvaluation.warnings`)."""
+        return self.overall.warnings()
+
     def to_dict(self) -> dict[str, Any]:
         """The ``eval.json`` dict (plain Python values; see the class docstring)."""
-        out = self.overall.to_dict()
+        overall = self.overall
+        out: dict[str, Any] = {"warnings": overall.warnings(), **overall.to_dict()}
         out["scenes"] = {scene_id: ev.to_dict() for scene_id, ev in self.scenes.items()}
         return out
 

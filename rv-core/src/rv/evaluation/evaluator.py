@@ -12,12 +12,16 @@ one per task), merges the scenes into an
 
 Both are written atomically through :mod:`rv.file_utils`, so any URI an rv
 file system serves works (local, ``memory://``, ``s3://`` with rv-aws).
+``eval.json``'s ``warnings`` say when the ground truth makes the scores
+meaningless; :func:`summary_lines` is the short text of an ``eval.json``
+that EVAL's log and the end of ``rv run`` show, warnings included.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -63,6 +67,19 @@ def write_evaluation(
     file_utils.write_text(output_uri, data)
 
 
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A few lines of text summing up an ``eval.json`` dict: the overall scores, each class's F1 (and
+    IoU) with its ground-truth count, then ``warning: ...`` for each of its warnings."""
+    overall = report.get("overall", {})
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in overall.items() if isinstance(v, float))
+    lines = [f"overall: {scores}"] if scores else []
+    for row in report.get("classes", []):
+        values = ", ".join(f"{k} {row[k]:.3f}" for k in ("f1", "iou") if isinstance(row.get(k), float))
+        lines.append(f"{row.get('class_name')}: {values} (ground truth: {row.get('gt_count', 0):,})")
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
+    return lines
+
+
 class Evaluator(ABC):
     """Compares predictions with ground truth over scenes and writes ``eval.json``.
 
@@ -81,7 +98,11 @@ class Evaluator(ABC):
         """Compare one scene's predictions (its label store) with its ground truth (its label source)."""
 
     def process(self, scenes: Iterable[Any], tmp_dir: str | os.PathLike | None = None) -> EvaluationReport:
-        """Evaluate every scene (keyed by ``scene.id``), write the report, and return it."""
+        """Evaluate every scene (keyed by ``scene.id``), write the report, and return it.
+
+        The report's warnings are also printed to stderr (``rv: warning: ...``), so that EVAL's log
+        says them too: a score that means nothing must not pass unnoticed.
+        """
         report = EvaluationReport()
         for scene in scenes:
             report.add_scene(str(scene.id), self.evaluate_scene(scene))
@@ -91,6 +112,8 @@ class Evaluator(ABC):
                 "scenes (with prediction label stores) to the experiment's dataset."
             )
         write_evaluation(report, self.output_uri, plot=self.plot)
+        for warning in report.warnings():
+            print(f"rv: warning: {warning}", file=sys.stderr, flush=True)
         return report
 
 

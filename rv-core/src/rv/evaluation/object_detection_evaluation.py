@@ -177,6 +177,9 @@ class ObjectDetectionEvaluation(ConfusionMatrixEvaluation):
     none_label = "background"
     report_none_slot = True
     with_iou = False
+    unit = ("box", "boxes")
+    # One class is the usual detection task: predictions off every box still count as false positives.
+    single_class_is_trivial = False
 
     def __init__(self, class_map: Any, score_threshold: float | None = None):
         super().__init__(class_map)

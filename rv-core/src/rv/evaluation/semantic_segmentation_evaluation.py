@@ -13,6 +13,11 @@ ground-truth and predicted label arrays to the confusion matrix with one
   of its ground-truth class and a false positive of no class; the total is
   reported as ``overall["no_prediction_count"]``.
 
+Pixels that count nowhere because their ground truth is 255 although the
+image has data there (no label covers them) are counted as
+``overall["unlabelled_count"]``; the warnings name them when they explain a
+one-class ground truth.
+
 Per class: precision, recall, F1, IoU = TP / (TP + FP + FN), pixel counts.
 Overall: those weighted by ground-truth pixel count (weighted recall is the
 pixel accuracy), and ``miou``, the unweighted mean IoU over the classes that
@@ -45,6 +50,19 @@ class SemanticSegmentationEvaluation(ConfusionMatrixEvaluation):
     none_label = "no prediction"
     report_none_slot = False
     with_iou = True
+    unit = ("pixel", "pixels")
+
+    def __init__(self, class_map: Any):
+        super().__init__(class_map)
+        #: Pixels with data (not masked) whose ground truth is 255: no label covers them.
+        self.unlabelled_count = 0
+        self.background_class_id = getattr(class_map, "background_class_id", None)
+
+    def _reset_state(self) -> None:
+        self.unlabelled_count = 0
+
+    def _merge_state(self, a: ConfusionMatrixEvaluation, b: ConfusionMatrixEvaluation) -> None:
+        self.unlabelled_count = getattr(a, "unlabelled_count", 0) + getattr(b, "unlabelled_count", 0)
 
     def update(self, gt_arr: Any, pred_arr: Any, mask: Any = None) -> None:
         """Add one window: ``(H, W)`` class-id arrays of ground truth and prediction.
@@ -69,7 +87,10 @@ class SemanticSegmentationEvaluation(ConfusionMatrixEvaluation):
                     f"The evaluation mask has shape {mask.shape} but the label window is {gt.shape}; "
                     "give a (H, W) bool mask, True where pixels are excluded."
                 )
+            self.unlabelled_count += int(np.count_nonzero(~valid & ~mask))
             valid &= ~mask
+        else:
+            self.unlabelled_count += int(valid.size - np.count_nonzero(valid))
         if valid.all():
             gt_valid, pred_valid = gt.ravel(), pred.ravel()
         else:
@@ -84,7 +105,25 @@ class SemanticSegmentationEvaluation(ConfusionMatrixEvaluation):
         k = self.num_classes
         present = (per_class["gt_count"] > 0) | (per_class["pred_count"] > 0)
         miou = float(per_class["iou"][present].mean()) if present.any() else 0.0
-        return {"miou": miou, "no_prediction_count": int(self.confusion[:k, k].sum())}
+        return {
+            "miou": miou,
+            "no_prediction_count": int(self.confusion[:k, k].sum()),
+            "unlabelled_count": int(self.unlabelled_count),
+        }
+
+    def _warning_hint(self) -> str:
+        if not self.unlabelled_count:
+            return ""
+        unscored = (
+            f" {self.unlabelled_count:,} pixels with image data inside the AOI have no class in the ground truth "
+            "and were not scored"
+        )
+        if self.background_class_id is not None:
+            return unscored + " (label nodata, or label values outside the class map)."
+        return unscored + (
+            ": if they are background, give the task a background class (a class named 'background', or "
+            "with_background_class_id(id)) so that they are labelled, trained on and scored."
+        )
 
 
 def evaluate_semantic_segmentation(

@@ -17,7 +17,7 @@ class ChipClassificationEvaluatorConfig(EvaluatorConfig):
     def create(self, task_config: Any):
         from rv.evaluation.evaluator import ChipClassificationEvaluator
 
-        return ChipClassificationEvaluator(task_config.class_map, self.output_uri)
+        return ChipClassificationEvaluator(self.class_map_for(task_config), self.output_uri)
 
 
 @attrs.frozen
@@ -29,7 +29,7 @@ class ObjectDetectionEvaluatorConfig(EvaluatorConfig):
     def create(self, task_config: Any):
         from rv.evaluation.evaluator import ObjectDetectionEvaluator
 
-        return ObjectDetectionEvaluator(task_config.class_map, self.output_uri, score_threshold=self.score_thresh)
+        return ObjectDetectionEvaluator(self.class_map_for(task_config), self.output_uri, score_threshold=self.score_thresh)
 
 
 @attrs.frozen
@@ -39,7 +39,7 @@ class SemanticSegmentationEvaluatorConfig(EvaluatorConfig):
     def create(self, task_config: Any):
         from rv.evaluation.evaluator import SemanticSegmentationEvaluator
 
-        return SemanticSegmentationEvaluator(task_config.class_map, self.output_uri)
+        return SemanticSegmentationEvaluator(self.class_map_for(task_config), self.output_uri)
 
 
 class ChipClassificationEvaluatorConfigBuilder(EvaluatorConfigBuilder):

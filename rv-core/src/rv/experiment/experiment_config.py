@@ -58,6 +58,8 @@ class ExperimentConfig(Config):
             raise ConfigError(f"Experiment id {self.id!r} must be non-empty and contain no '/'.")
         if not self.dataset.train_scenes:
             raise ConfigError(f"Experiment {self.id!r} has no training scenes: add them with DatasetConfig.builder().with_train_scenes([...]).")
+        for evaluator in self.evaluators:  # a class map that cannot score the task fails now, not after TRAIN
+            evaluator.check_task(self.task)
 
     # -- resolution -----------------------------------------------------------
     def command_key(self, command: str) -> str:

@@ -99,6 +99,11 @@ class SceneConfigBuilder(ConfigBuilder):
 
             builder = get_plugin_manager().hook.default_raster_source(uri=source)
             if builder is None:
+                from rv.file_utils import directory_given_as_file
+
+                message = directory_given_as_file(source)
+                if message:
+                    raise ConfigError(message)
                 raise ConfigError(
                     f"No raster source handles {source!r}: use a .tif/.png/.jpg or pass a raster source config."
                 )
@@ -143,6 +148,14 @@ class SceneConfigBuilder(ConfigBuilder):
         if isinstance(store, ConfigBuilder):
             store = store.build()
         return self._with(label_store=store)
+
+    def clear_label_source(self) -> SceneConfigBuilder:
+        """Remove the label source: the scene has no ground truth (a scene that is only predicted)."""
+        return self._with(label_source=None)
+
+    def clear_label_store(self) -> SceneConfigBuilder:
+        """Remove the label store: predictions go to the task's default store at the default URI."""
+        return self._with(label_store=None)
 
     def with_aoi_uri(self, uri: str) -> SceneConfigBuilder:
         return self._with(aoi_uris=(uri,))

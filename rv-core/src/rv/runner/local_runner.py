@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rv.command.dag import CommandPlan, PlannedCommand
+from rv.command.run_command import PLANNED_AT_ENV
 from rv.errors import RunnerError
 from rv.runner.runner import Runner, RunOptions, write_command_configs
 
@@ -80,7 +81,7 @@ class LocalRunner(Runner):
                         pending.remove(i)
                         log_path = log_dir / f"{pc.config.command_type.lower()}-{pc.config.key}.log"
                         status.start(i)
-                        env = dict(os.environ, PYTHONUNBUFFERED="1")
+                        env = dict(os.environ, PYTHONUNBUFFERED="1", **{PLANNED_AT_ENV: repr(plan.made_at)})
                         proc = subprocess.Popen(
                             run_command_argv(pc.config.config_uri, options.tmp_dir),
                             stdout=subprocess.PIPE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from rv.config import Config, field
@@ -12,12 +14,18 @@ from rv.task.task_config import TaskConfig, TaskConfigBuilder
 class ChipClassificationChipOptions(Config):
     """Chip options of chip classification (one chip per labelled cell)."""
 
+    #: Raster Vision documents no positional order for these: name them
+    positional_options: ClassVar[tuple[str, ...]] = ()
+
     debug_chip_probability: float = field(default=0.25, doc="share of chips written as debug PNGs")
 
 
 @attrs.frozen
 class ChipClassificationPredictOptions(Config):
     """Prediction options of chip classification."""
+
+    #: Raster Vision documents no positional order for these: name them
+    positional_options: ClassVar[tuple[str, ...]] = ()
 
     debug: bool = field(default=False, doc="write prediction overlay PNGs")
 

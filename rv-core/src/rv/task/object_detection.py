@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from rv.core.box import Box, ioa_matrix
-from rv.task.task import Task
+from rv.task.task import Task, sliding_stride
 
 
 class ObjectDetection(Task):
@@ -21,14 +21,13 @@ class ObjectDetection(Task):
         if method == "image":
             return [extent]
         if method == "sliding":
-            return self.windows_in_aoi(scene, extent.get_windows(size, size, padding="shift"))
+            return self.windows_in_aoi(scene, extent.get_windows(size, sliding_stride(size), padding="shift"))
         labels = scene.label_source.get_labels()
         if scene.aoi_polygons is not None:
             labels = labels.filter_by_aoi(scene.aoi_polygons)
         boxes = [Box(*b) for b in np.asarray(labels.boxes)]
         if method == "label":
-            buf = opts.label_buffer
-            return [b.buffer(buf).clip(extent) for b in boxes]
+            return [label_window(b, opts.label_buffer, extent) for b in boxes]
         # "chip": a random square around each box, plus negative windows
         pos: list[Box] = []
         for b in boxes:
@@ -75,3 +74,17 @@ class ObjectDetection(Task):
 
     def is_negative(self, labels: dict[str, np.ndarray]) -> bool:
         return len(labels["class_ids"]) == 0
+
+
+def label_window(box: Box, label_buffer: float, extent: Box) -> Box:
+    """The ``label`` window method's window around ``box``, clipped to ``extent``.
+
+    ``label_buffer`` below 1 is a fraction of the box: each side moves out by
+    that share of the box's height (top, bottom) or width (left, right),
+    rounded to whole pixels. From 1 up it is a number of pixels on every side.
+    """
+    if label_buffer < 1:
+        dy, dx = round(label_buffer * box.height), round(label_buffer * box.width)
+    else:
+        dy = dx = round(label_buffer)
+    return Box(box.ymin - dy, box.xmin - dx, box.ymax + dy, box.xmax + dx).clip(extent)

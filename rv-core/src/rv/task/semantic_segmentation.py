@@ -8,7 +8,7 @@ import numpy as np
 
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID
-from rv.task.task import Task, mask_labels
+from rv.task.task import Task, mask_labels, sliding_stride
 
 
 class SemanticSegmentation(Task):
@@ -32,7 +32,7 @@ class SemanticSegmentation(Task):
         extent = scene.extent
         size = self.chip_size
         if opts.window_method == "sliding":
-            windows = extent.get_windows(size, opts.stride or size, padding="shift")
+            windows = extent.get_windows(size, opts.stride or sliding_stride(size), padding="shift")
             return self.windows_in_aoi(scene, windows)
         # random_sample: windows drawn uniformly among those touching the AOI (never from the whole
         # extent and then rejected: a thin or small AOI still gets its chips_per_scene), negatives

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from rv.config import Config, field
@@ -11,13 +13,31 @@ from rv.task.task_config import TaskConfig, TaskConfigBuilder
 WINDOW_METHODS = ("random_sample", "sliding")
 
 
+def _class_ids(ids):
+    """Class ids as a tuple of ints (a list as Raster Vision users pass it compares and serializes the same)."""
+    return None if ids is None else tuple(int(i) for i in ids)
+
+
 @attrs.frozen
 class SemanticSegmentationChipOptions(Config):
     """Chip options of semantic segmentation (Raster Vision's, same meaning)."""
 
+    #: the order ``with_chip_options(...)`` takes positional values in (Raster Vision's)
+    positional_options: ClassVar[tuple[str, ...]] = (
+        "window_method",
+        "target_classes",
+        "debug_chip_probability",
+        "negative_survival_probability",
+        "chips_per_scene",
+        "target_count_threshold",
+        "stride",
+    )
+
     window_method: str = field(default="random_sample", doc="'random_sample' or 'sliding'")
     target_classes: tuple[int, ...] | None = field(
-        default=None, doc="class ids that make a chip 'positive' (default: all but background)"
+        default=None,
+        converter=_class_ids,
+        doc="class ids that make a chip 'positive' (default: all but background)",
     )
     debug_chip_probability: float = field(default=0.25, doc="share of chips written as debug PNGs")
     negative_survival_probability: float = field(
@@ -25,7 +45,7 @@ class SemanticSegmentationChipOptions(Config):
     )
     chips_per_scene: int = field(default=1000, doc="chips sampled per scene (random_sample)")
     target_count_threshold: int = field(default=1000, doc="target pixels a chip needs to count as positive")
-    stride: int | None = field(default=None, doc="window stride for 'sliding' (default: chip size)")
+    stride: int | None = field(default=None, doc="window stride for 'sliding' (default: half the chip size)")
 
     def validate(self) -> None:
         if self.window_method not in WINDOW_METHODS:
@@ -37,6 +57,9 @@ class SemanticSegmentationChipOptions(Config):
 @attrs.frozen
 class SemanticSegmentationPredictOptions(Config):
     """Prediction options of semantic segmentation."""
+
+    #: Raster Vision documents no positional order for these: name them
+    positional_options: ClassVar[tuple[str, ...]] = ()
 
     stride: int | None = field(default=None, doc="window stride (default: half the chip size; overlaps are averaged)")
 

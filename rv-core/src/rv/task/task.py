@@ -72,7 +72,14 @@ class Task(ABC):
 
     def chip_windows(self, scene: Any, split: str, windows: list[Box], write: Any, augmentors: list[Any]) -> int:
         """Chip the given whole-pixel ``windows`` of ``scene``: ``write(split, scene_id, image, mask,
-        labels, window)`` per chip (windows without valid pixels or labels are skipped); returns the count."""
+        labels, window)`` per chip (windows without valid pixels or labels are skipped); returns the count.
+
+        ``augmentors`` change training chips only: a validation chip is the
+        scene's pixels as they are, so that validation measures the model on
+        what it will see.
+        """
+        if split != "train":
+            augmentors = []
         count = 0
         for window in windows:
             image, nodata = scene.raster_source.get_chip_with_mask(window)
@@ -123,6 +130,12 @@ def shard_windows(windows: list[Box], index: int, count: int) -> list[Box]:
         raise ValueError(f"shard index {index} is not in 0..{count - 1}")
     n = len(windows)
     return windows[n * index // count : n * (index + 1) // count]
+
+
+def sliding_stride(chip_size: int) -> int:
+    """Default stride of ``sliding`` chip windows: half the chip size (50 % overlap), as Raster Vision
+    documents it; an object cut by one window's edge lies whole in its neighbour."""
+    return max(chip_size // 2, 1)
 
 
 def pixel_window(window: Box) -> Box:

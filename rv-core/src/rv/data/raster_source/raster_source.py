@@ -165,6 +165,31 @@ class RasterSource(ABC):
         """Chip ``(H, W, C)`` after channel order and transformers."""
         return self.get_chip_with_mask(window)[0]
 
+    def sampled_valid_pixels(self, bounds: Box | None = None, grid: int = 4, size: int = 256) -> tuple[int, int]:
+        """``(valid, sampled)`` pixel counts over a sparse ``grid`` × ``grid`` of windows inside ``bounds``.
+
+        A cheap look at a raster before any heavy work (the input check):
+        at most ``grid``² windows of ``size``² pixels, spread evenly over
+        ``bounds`` (default the extent), whatever the raster's size. A pixel
+        is valid when the nodata mask (nodata value in every band, or the
+        file's mask) does not mark it.
+        """
+        bounds = (bounds or self.extent).intersection(self.extent)
+        if bounds is None:
+            return 0, 0
+        h, w = int(min(size, bounds.height)), int(min(size, bounds.width))
+        if h <= 0 or w <= 0:
+            return 0, 0
+        ys = np.unique(np.linspace(bounds.ymin, bounds.ymax - h, grid).round().astype(int))
+        xs = np.unique(np.linspace(bounds.xmin, bounds.xmax - w, grid).round().astype(int))
+        valid = sampled = 0
+        for y in ys:
+            for x in xs:
+                _, mask = self.get_raw_chip_with_mask(Box(int(y), int(x), int(y) + h, int(x) + w))
+                valid += int((~mask).sum())
+                sampled += mask.size
+        return valid, sampled
+
     def get_image_array(self) -> np.ndarray:
         """The whole raster as one chip. Only for small rasters: memory grows with the scene."""
         return self.get_chip(self.extent)

@@ -1,0 +1,75 @@
+"""Building segmentation as a Raster Vision 0.8 user writes it, straight from that documentation.
+
+The class map names a background class but sets no background class id; the
+labels are the footprint file as it comes (no class property), given to the
+scenes as a bare GeoJSON URI. ``exp_buildings_without_background`` is the
+same experiment with only the building class, so that the pixels no
+footprint covers have no class at all.
+
+Run by ``tests/pytorch/test_raster_vision_user_segmentation.py`` with
+``rv run local tests/pytorch/raster_vision_user_experiments.py -m <method> -a root_uri OUT``
+at a tiny budget (a few steps on 64-pixel chips).
+"""
+
+from pathlib import Path
+
+import rv
+
+BASE_URI = Path(__file__).resolve().parents[2] / "examples" / "data" / "buildings"
+
+
+class BuildingsExperimentSet(rv.ExperimentSet):
+    def exp_buildings(self, root_uri, steps=4):
+        return self.experiment("buildings", {"building": (1, "red"), "background": (0, "black")}, root_uri, steps)
+
+    def exp_buildings_without_background(self, root_uri, steps=4):
+        return self.experiment("buildings-no-background", {"building": (1, "red")}, root_uri, steps)
+
+    def experiment(self, exp_id, classes, root_uri, steps):
+        train_image_uri = f"{BASE_URI}/kampala_oam_a.tif"
+        val_image_uri = f"{BASE_URI}/kampala_oam_b.tif"
+        label_uri = f"{BASE_URI}/kampala_buildings.geojson"
+
+        task = rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION) \
+                            .with_chip_size(64) \
+                            .with_classes(classes) \
+                            .with_chip_options(chips_per_scene=16) \
+                            .build()
+
+        backend = rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION) \
+                                  .with_task(task) \
+                                  .with_model_defaults(rv.RESNET18) \
+                                  .with_batch_size(4) \
+                                  .with_num_steps(int(steps)) \
+                                  .with_train_options(do_monitoring=False) \
+                                  .build()
+
+        def make_scene(scene_id, image_uri):
+            raster_source = rv.RasterSourceConfig.builder(rv.GEOTIFF_SOURCE) \
+                                                 .with_uri(image_uri) \
+                                                 .with_stats_transformer() \
+                                                 .build()
+            return rv.SceneConfig.builder() \
+                                 .with_task(task) \
+                                 .with_id(scene_id) \
+                                 .with_raster_source(raster_source) \
+                                 .with_label_source(label_uri) \
+                                 .build()
+
+        dataset = rv.DatasetConfig.builder() \
+                                  .with_train_scenes([make_scene("train_scene", train_image_uri)]) \
+                                  .with_validation_scenes([make_scene("val_scene", val_image_uri)]) \
+                                  .build()
+
+        return rv.ExperimentConfig.builder() \
+                                  .with_id(exp_id) \
+                                  .with_root_uri(root_uri) \
+                                  .with_task(task) \
+                                  .with_backend(backend) \
+                                  .with_dataset(dataset) \
+                                  .with_stats_analyzer() \
+                                  .build()
+
+
+if __name__ == "__main__":
+    rv.main()
