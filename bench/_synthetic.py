@@ -540,7 +540,7 @@ def write_random_segmentation_model(
     seed: int = 0,
     tta: str | None = None,
 ) -> str:
-    """Leave in ``train_dir`` what TRAIN leaves (``model.pth`` + ``model-config.json``), with random weights.
+    """Leave in ``train_dir`` what TRAIN leaves (``model.safetensors`` + ``model-config.json``), with random weights.
 
     The network is the backend's own (``create_model`` of the
     PYTORCH_SEMANTIC_SEGMENTATION backend on a ``ModelSpec``, as TRAIN makes
@@ -553,7 +553,7 @@ def write_random_segmentation_model(
     import torch
 
     from rv_pytorch.data import Normalizer
-    from rv_pytorch.model_files import MODEL_CONFIG_NAME, MODEL_NAME, ModelSpec
+    from rv_pytorch.model_files import MODEL_CONFIG_NAME, MODEL_NAME, ModelSpec, save_weights
 
     task = segmentation_task_config(chip_size)
     config = segmentation_backend_config(task, encoder, decoder_channels, train_dir, tta)
@@ -573,7 +573,7 @@ def write_random_segmentation_model(
     spec.save(os.path.join(train_dir, MODEL_CONFIG_NAME))
     torch.manual_seed(seed)
     model = backend.create_model(spec, pretrained=False)
-    torch.save(model.state_dict(), os.path.join(train_dir, MODEL_NAME))
+    save_weights(model.state_dict(), os.path.join(train_dir, MODEL_NAME))
     return train_dir
 
 

@@ -129,7 +129,7 @@ def detection_setup(image: str, work: str, chip: int, batch: int, score_thresh: 
 
     import rv
     from rv_pytorch.data import Normalizer
-    from rv_pytorch.model_files import MODEL_CONFIG_NAME, MODEL_NAME, ModelSpec
+    from rv_pytorch.model_files import MODEL_CONFIG_NAME, MODEL_NAME, ModelSpec, save_weights
 
     task = (rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"building": (1, "red")}).with_chip_size(chip)
             .with_predict_options(score_thresh=score_thresh, merge_thresh=0.5).with_predict_batch_size(batch).build())
@@ -144,7 +144,7 @@ def detection_setup(image: str, work: str, chip: int, batch: int, score_thresh: 
     os.makedirs(train_dir, exist_ok=True)
     spec.save(os.path.join(train_dir, MODEL_CONFIG_NAME))
     torch.manual_seed(0)
-    torch.save(backend.create_model(spec).state_dict(), os.path.join(train_dir, MODEL_NAME))
+    save_weights(backend.create_model(spec).state_dict(), os.path.join(train_dir, MODEL_NAME))
     backend.load_model(train_dir, work)
     store = rv.LabelStoreConfig.builder(rv.OBJECT_DETECTION_GEOJSON).with_uri(os.path.join(work, "boxes.geojson"))
     scene = (rv.SceneConfig.builder().with_task(task).with_id("bench").with_raster_source(image)

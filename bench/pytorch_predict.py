@@ -13,7 +13,7 @@ Prints one table with PASS/FAIL per target (issue #4):
    beforehand, timed in the same process before and after (best of each).
    The model is the RESNET18 segmentation default (resnet18 encoder + FPN
    decoder, 128 channels), with random weights: ``_synthetic`` leaves in a
-   train directory what TRAIN leaves (``model.pth`` + ``model-config.json``,
+   train directory what TRAIN leaves (``model.safetensors`` + ``model-config.json``,
    made by the backend's own ``create_model``); speed does not depend on the
    weights. Target: ``predict_scene`` at ≥ 95 % of the bare forward rate
    (Raster Vision 0.31: 89 %). A breakdown says where the PREDICT time goes:

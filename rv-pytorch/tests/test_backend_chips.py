@@ -84,7 +84,7 @@ def test_a_detector_trains_on_label_window_chips_of_many_sizes(varied_chip_dir, 
     rows = read_log(tmp_path / "train" / "log.csv")
     assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(1, 2)]
     assert "AP50" in rows[0]
-    assert (tmp_path / "train" / "model.pth").is_file() and (tmp_path / "train" / "debug-chips.png").is_file()
+    assert (tmp_path / "train" / "model.safetensors").is_file() and (tmp_path / "train" / "debug-chips.png").is_file()
 
 
 def test_an_ignored_class_does_not_train_the_model(seg_chip_dir, cls_chip_dir):

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import rv
 from rv import file_utils
@@ -55,7 +56,7 @@ def trained_seg(tmp_path_factory, seg_chip_dir):
 
 def test_a_local_train_directory_holds_the_model_its_config_and_the_log(trained_seg):
     names = {p.name for p in trained_seg.iterdir()}
-    assert {"model.pth", "model-config.json", "last.pth", "log.csv", "training_curves.png"} <= names
+    assert {"model.safetensors", "model-config.json", "last.pth", "log.csv", "training_curves.png"} <= names
     spec = ModelSpec.load(str(trained_seg / "model-config.json"))
     assert (spec.backend, spec.task, spec.encoder) == (rv.PYTORCH_SEMANTIC_SEGMENTATION, rv.SEMANTIC_SEGMENTATION,
                                                        "resnet18")
@@ -100,10 +101,10 @@ def test_training_into_a_remote_uri_syncs_resumes_and_uploads_the_weights_last(s
 
     first = seg_backend(num_steps=2, sync_interval=0.05, debug=True)
     first.create(first.task, None).train(str(seg_chip_dir), uri, None, str(tmp_path / "run1"))
-    for name in ("model.pth", "model-config.json", "last.pth", "log.csv", "training_curves.png", "debug-chips.png"):
+    for name in ("model.safetensors", "model-config.json", "last.pth", "log.csv", "training_curves.png", "debug-chips.png"):
         assert file_utils.exists(f"{uri}/{name}"), name
-    assert uploads[-1] == f"{uri}/model.pth"  # the file that marks TRAIN finished comes last
-    assert uploads.count(f"{uri}/model.pth") == 1
+    assert uploads[-1] == f"{uri}/model.safetensors"  # the file that marks TRAIN finished comes last
+    assert uploads.count(f"{uri}/model.safetensors") == 1
     assert file_utils.read_bytes(f"{uri}/debug-chips.png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert "downloading the checkpoint" not in capsys.readouterr().err
 
@@ -129,7 +130,7 @@ def test_an_interrupted_run_uploads_its_checkpoint_but_not_final_weights(tmp_pat
     local.mkdir()
     (local / "last.pth").write_bytes(b"checkpoint")
     (local / "log.csv").write_text("epoch\n1\n")
-    (local / "model.pth").write_bytes(b"weights")
+    (local / "model.safetensors").write_bytes(b"weights")
     (local / ".last.pth.tmp-42").write_bytes(b"half written")
     uri = f"memory://rvpt-{uuid.uuid4().hex}/train"
     with pytest.raises(KeyboardInterrupt):
@@ -137,7 +138,7 @@ def test_an_interrupted_run_uploads_its_checkpoint_but_not_final_weights(tmp_pat
             raise KeyboardInterrupt
     assert file_utils.read_bytes(f"{uri}/last.pth") == b"checkpoint"
     assert file_utils.exists(f"{uri}/log.csv")
-    assert not file_utils.exists(f"{uri}/model.pth")
+    assert not file_utils.exists(f"{uri}/model.safetensors")
     assert not file_utils.exists(f"{uri}/.last.pth.tmp-42")
 
 
@@ -152,17 +153,14 @@ def test_a_model_loads_from_its_weights_file_train_directory_or_bundle(trained_s
             return backend.model(chips)
 
     reference = outputs(trained_seg)
-    torch.testing.assert_close(outputs(trained_seg / "model.pth"), reference)
+    torch.testing.assert_close(outputs(trained_seg / "model.safetensors"), reference)
     # A bundle: the zip itself, or unpacked.
-    bundle = tmp_path / "model-bundle.zip"
-    with zipfile.ZipFile(bundle, "w") as zf:
-        zf.write(trained_seg / "model.pth", "model.pth")
-        zf.write(trained_seg / "model-config.json", "model-config.json")
+    bundle = bundle_of(trained_seg, tmp_path / "model-bundle.zip")
     torch.testing.assert_close(outputs(bundle), reference)
     # Weights copied elsewhere (with_model_uri) find their model config in the train directory.
     elsewhere = tmp_path / "final" / "weights.pth"
     elsewhere.parent.mkdir()
-    elsewhere.write_bytes((trained_seg / "model.pth").read_bytes())
+    elsewhere.write_bytes((trained_seg / "model.safetensors").read_bytes())
     moved = seg_backend().evolve(training_output_uri=str(trained_seg))
     torch.testing.assert_close(outputs(elsewhere, moved), reference)
     with pytest.raises(rv.DataError, match="no model-config.json"):
@@ -172,7 +170,7 @@ def test_a_model_loads_from_its_weights_file_train_directory_or_bundle(trained_s
     # A model config from a newer rv-pytorch is refused with what to do.
     newer = tmp_path / "newer"
     newer.mkdir()
-    (newer / "model.pth").write_bytes((trained_seg / "model.pth").read_bytes())
+    (newer / "model.safetensors").write_bytes((trained_seg / "model.safetensors").read_bytes())
     spec = json.loads((trained_seg / "model-config.json").read_text())
     (newer / "model-config.json").write_text(json.dumps({**spec, "format_version": 99}))
     with pytest.raises(rv.DataError, match="format version 99, newer than this rv-pytorch reads.*upgrade"):
@@ -188,9 +186,13 @@ def last_valid_loss(train_dir) -> float:
 
 
 def bundle_of(train_dir, path):
-    """A model-bundle.zip holding what BUNDLE takes from a train directory (the weights and their config)."""
+    """A model-bundle.zip holding what BUNDLE takes from a train directory (the weights and their config),
+    with the manifest every bundle opens with."""
+    spec = json.loads((train_dir / "model-config.json").read_text())
+    manifest = {"format_version": 3, "task": spec["task"], "backend": spec["backend"], "classes": spec["classes"]}
     with zipfile.ZipFile(path, "w") as zf:
-        zf.write(train_dir / "model.pth", "model.pth")
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.write(train_dir / "model.safetensors", "model.safetensors")
         zf.write(train_dir / "model-config.json", "model-config.json")
     return path
 
@@ -213,7 +215,7 @@ def test_fine_tuning_from_a_bundle_continues_the_earlier_runs_validation_loss(se
     capsys.readouterr()
     tuned = fresh.to_builder().with_pretrained_model(str(bundle)).build()
     tuned.create(tuned.task, None).train(str(seg_chip_dir), str(tmp_path / "tuned"), None, str(tmp_path))
-    total = len(torch.load(tmp_path / "earlier" / "model.pth"))
+    total = len(load_file(tmp_path / "earlier" / "model.safetensors"))
     assert f"fine-tuning from {bundle}: {total} of {total} weight tensors loaded" in capsys.readouterr().err
     assert_continues(first_valid_loss(tmp_path / "tuned"), last_valid_loss(tmp_path / "earlier"),
                      first_valid_loss(tmp_path / "fresh"))
@@ -255,7 +257,7 @@ def test_chip_classification_fine_tunes_from_an_earlier_runs_train_output_or_bun
     from_train_dir = train(fresh_config.to_builder().with_pretrained_model(str(earlier)).build(), "from-train-dir")
     from_bundle = train(fresh_config.to_builder().with_pretrained_model(str(bundle)).build(), "from-bundle")
     err = capsys.readouterr().err
-    total = len(torch.load(earlier / "model.pth"))
+    total = len(load_file(earlier / "model.safetensors"))
     for uri in (earlier, bundle):
         assert f"fine-tuning from {uri}: {total} of {total} weight tensors loaded" in err
     assert_continues(first_valid_loss(from_train_dir), last_valid_loss(earlier), first_valid_loss(fresh))
@@ -264,7 +266,7 @@ def test_chip_classification_fine_tunes_from_an_earlier_runs_train_output_or_bun
 
 
 def test_fine_tuning_carries_the_encoder_over_to_another_task(trained_seg):
-    seg_state = torch.load(trained_seg / "model.pth")
+    seg_state = load_file(trained_seg / "model.safetensors")
     # Another task: a detector takes the segmentation encoder's tensors.
     det_task = rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"building": (1, "red")}).build()
     det_config = rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(det_task).with_config(
@@ -284,7 +286,7 @@ def test_fine_tuning_carries_the_encoder_over_to_another_task(trained_seg):
 
 def test_rgb_weights_seed_a_model_of_more_bands(trained_seg):
     """A stem for 5 bands keeps the RGB filters on the first three bands; the extra bands start at zero."""
-    seg_state = torch.load(trained_seg / "model.pth")
+    seg_state = load_file(trained_seg / "model.safetensors")
     spec = ModelSpec.load(str(trained_seg / "model-config.json"))
     spec.num_channels = 5
     model = seg_backend().create(seg_task(), None).create_model(spec)

@@ -22,7 +22,7 @@ from rv.command.command_config import BundleCommandConfig
 from rv.errors import ConfigError, DataError
 from rv.predictor import upgrade_manifest
 from rv_pytorch.data import Normalizer
-from rv_pytorch.model_files import ModelSpec
+from rv_pytorch.model_files import MODEL_NAME, ModelSpec, save_weights
 
 torch.set_num_threads(1)
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -52,7 +52,7 @@ def write_bundle(root: Path, label_store=None) -> Path:
     torch.manual_seed(0)
     (root / "train").mkdir(parents=True)
     (root / "tmp").mkdir()
-    torch.save(backend.create_model(spec).state_dict(), root / "train" / "model.pth")
+    save_weights(backend.create_model(spec).state_dict(), str(root / "train" / MODEL_NAME))
     spec.save(str(root / "train" / "model-config.json"))
     scene = rv.SceneConfig.builder().with_task(task).with_id("template").with_raster_source(str(KAMPALA_B))
     if label_store is not None:

@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from rv.errors import ConfigError
@@ -51,11 +52,11 @@ def test_segmentation_training_learns_buildings(seg_chip_dir, tmp_path):
     assert metrics["f1_building"] > 0.5
 
     # Files a user looks at.
-    assert (tmp_path / "model.pth").is_file() and (tmp_path / "training_curves.png").stat().st_size > 10_000
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "training_curves.png").stat().st_size > 10_000
     rows = read_log(tmp_path / "log.csv")
     assert [int(r["epoch"]) for r in rows] == list(range(1, 21))
     assert {"train_loss", "valid_loss", "mIoU", "iou_building", "f1_building", "lr"} <= set(rows[0])
-    reloaded = load_weights(seg_model(seed=1), tmp_path / "model.pth")
+    reloaded = load_weights(seg_model(seed=1), tmp_path / "model.safetensors")
     assert torch.equal(reloaded.head.weight, model.head.weight)
 
 
@@ -87,7 +88,7 @@ def test_resume_continues_from_the_saved_epoch_and_step(seg_chip_dir, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(seg_model(), task, Interrupting(train_set, after=2 * 24 + 5), None, tmp_path / "resumed",
               options(num_epochs=3))
-    checkpoint = torch.load(tmp_path / "resumed" / "last.pth", weights_only=False)
+    checkpoint = torch.load(tmp_path / "resumed" / "last.pth", weights_only=True)
     assert (checkpoint["epoch"], checkpoint["step"]) == (2, 6)
     # ... and resumed by a fresh process with a fresh model.
     model = seg_model(seed=99)  # weights are replaced by the checkpoint's
@@ -97,7 +98,7 @@ def test_resume_continues_from_the_saved_epoch_and_step(seg_chip_dir, tmp_path):
         assert [row["epoch"] for row in csv.DictReader(f)] == ["1", "2", "3"]
     # Same data order, augmentation and weights as the uninterrupted run.
     assert [r["train_loss"] for r in resumed.history] == pytest.approx([r["train_loss"] for r in straight.history])
-    straight_state = torch.load(tmp_path / "straight" / "model.pth")
+    straight_state = load_file(tmp_path / "straight" / "model.safetensors")
     for name, tensor in model.state_dict().items():
         assert torch.allclose(tensor.float(), straight_state[name].float(), atol=1e-5), name
 

@@ -308,7 +308,7 @@ def test_model_bundle(run_example, name):
         assert zf.testzip() is None
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
-    assert {"manifest.json", "bundle-config.json", "model.pth", "model-config.json"} <= names
+    assert {"manifest.json", "bundle-config.json", "model.safetensors", "model-config.json"} <= names
     # rv predict applies the stats transformer to new imagery with the training statistics
     assert ("stats.json" in names) == uses_stats_transformer(experiment(run))
     assert manifest["format_version"] >= 1

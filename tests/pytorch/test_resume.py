@@ -46,7 +46,7 @@ def test_a_killed_train_resumes_from_its_last_checkpoint(helpers, rv_environ, ru
         proc.stderr.close()
     before = read_rows(log)
     assert 1 <= len(before) < EPOCHS
-    assert not (train_dir / "model.pth").exists() and not (train_dir / "command-stamp.json").exists()
+    assert not (train_dir / "model.safetensors").exists() and not (train_dir / "command-stamp.json").exists()
 
     again = run_rv(*args, cwd=tmp_path)
     assert "resuming from the checkpoint" in again.stdout + again.stderr
@@ -54,4 +54,4 @@ def test_a_killed_train_resumes_from_its_last_checkpoint(helpers, rv_environ, ru
     assert [int(r["epoch"]) for r in after] == list(range(1, EPOCHS + 1))
     assert after[: len(before)] == before  # the same rows: those epochs were not run again
     assert int(after[-1]["step"]) == EPOCHS * int(after[0]["step"])
-    assert (train_dir / "model.pth").is_file() and (train_dir / "command-stamp.json").is_file()
+    assert (train_dir / "model.safetensors").is_file() and (train_dir / "command-stamp.json").is_file()

@@ -43,7 +43,7 @@ def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bund
     for command in ("analyze", "chip", "train", "predict", "eval", "bundle"):
         assert (root / command / "buildings-seg" / "command-stamp.json").is_file(), command
     train_dir = root / "train" / "buildings-seg"
-    for name in ("model.pth", "model-config.json", "last.pth", "log.csv", "training_curves.png"):
+    for name in ("model.safetensors", "model-config.json", "last.pth", "log.csv", "training_curves.png"):
         assert (train_dir / name).is_file(), name
     spec = json.loads((train_dir / "model-config.json").read_text())
     assert (spec["num_channels"], spec["dtype"], spec["chip_size"], spec["encoder"]) == (3, "uint8", 64, "resnet18")
@@ -66,7 +66,7 @@ def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bund
     with zipfile.ZipFile(root / "bundle" / "buildings-seg" / "model-bundle.zip") as zf:
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
-    assert {"manifest.json", "bundle-config.json", "stats.json", "model.pth", "model-config.json"} <= names
+    assert {"manifest.json", "bundle-config.json", "stats.json", "model.safetensors", "model-config.json"} <= names
     assert (manifest["num_channels"], manifest["dtype"], manifest["backend"]) == (3, "uint8",
                                                                                  "PYTORCH_SEMANTIC_SEGMENTATION")
     assert manifest["transformers"] == ["STATS_TRANSFORMER"]

@@ -21,6 +21,7 @@ import json
 import os
 import stat
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from rv.errors import DataError
@@ -101,15 +102,24 @@ def read_manifest(zf: zipfile.ZipFile, uri: str) -> dict[str, Any]:
         manifest = json.loads(zf.read(info).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{uri}: its {MANIFEST_NAME} is not valid JSON ({e}); the bundle is damaged.") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("format"), int):
+    if not isinstance(manifest, dict):
+        raise DataError(f"{uri}: its {MANIFEST_NAME} holds a JSON {type(manifest).__name__}, not an rv bundle manifest.")
+    missing = [k for k, kind in (("task", str), ("backend", str), ("classes", list))
+               if not isinstance(manifest.get(k), kind) or not manifest.get(k)]
+    if missing:
         raise DataError(
-            f"{uri}: its {MANIFEST_NAME} has no integer 'format', so it is not an rv model bundle manifest."
+            f"{uri}: its {MANIFEST_NAME} lacks {', '.join(repr(k) for k in missing)}, so it is not an rv model "
+            "bundle manifest (BUNDLE writes the task, the backend and the classes)."
         )
     return manifest
 
 
-def extract_bundle(local_zip: str, out_dir: str, uri: str | None = None) -> dict[str, Any]:
-    """Extract the bundle archive ``local_zip`` into ``out_dir`` after every check; returns its raw manifest.
+def extract_bundle(local_zip: str, out_dir: str, uri: str | None = None,
+                   check_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Extract the bundle archive ``local_zip`` into ``out_dir`` after every check; returns its manifest.
+
+    ``check_manifest`` (e.g. the predictor's format upgrade) is applied to
+    the manifest before anything is extracted; its result is returned.
 
     Raises:
         DataError: not a zip, not an rv bundle, an unsafe entry, or too large.
@@ -124,6 +134,8 @@ def extract_bundle(local_zip: str, out_dir: str, uri: str | None = None) -> dict
     with zf:
         members = check_bundle_members(zf, uri)
         manifest = read_manifest(zf, uri)
+        if check_manifest is not None:
+            manifest = check_manifest(manifest)
         root = os.path.realpath(out_dir)
         os.makedirs(root, exist_ok=True)
         for info in members:

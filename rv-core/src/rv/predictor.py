@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import zipfile
 from typing import Any
 
 import attrs
@@ -96,20 +94,14 @@ class Predictor:
         self._unpack()
 
     def _unpack(self) -> None:
+        from rv.bundle_archive import extract_bundle
         from rv.command.command_config import BundleCommandConfig
         from rv.serialization import config_from_json
 
         local = file_utils.download_if_needed(self.bundle_uri, self.tmp_dir)
-        try:
-            with zipfile.ZipFile(local) as zf:
-                zf.extractall(self.bundle_dir)
-        except zipfile.BadZipFile as e:
-            raise DataError(f"{self.bundle_uri} is not a model bundle (not a zip file: {e}); pass the model-bundle.zip that BUNDLE wrote.") from e
-        manifest_path = os.path.join(self.bundle_dir, "manifest.json")
-        if not os.path.exists(manifest_path):
-            raise DataError(f"{self.bundle_uri} has no manifest.json, so it is not an rv model bundle.")
-        with open(manifest_path) as f:
-            self.manifest = upgrade_manifest(json.load(f), self.bundle_uri)
+        # Entries, total size and the manifest are checked before anything is written or read.
+        self.manifest = extract_bundle(local, self.bundle_dir, self.bundle_uri,
+                                       check_manifest=lambda m: upgrade_manifest(m, self.bundle_uri))
         with open(os.path.join(self.bundle_dir, "bundle-config.json")) as f:
             self.config = config_from_json(f.read(), BundleCommandConfig, source=f"{self.bundle_uri}:bundle-config.json")
 

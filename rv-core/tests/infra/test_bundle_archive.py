@@ -10,7 +10,8 @@ import pytest
 from rv.bundle_archive import MAX_BYTES_ENV, extract_bundle
 from rv.errors import DataError
 
-MANIFEST = json.dumps({"format": 3, "task": "SEMANTIC_SEGMENTATION"})
+MANIFEST = json.dumps({"format_version": 3, "task": "SEMANTIC_SEGMENTATION", "backend": "PYTORCH_SEMANTIC_SEGMENTATION",
+                       "classes": [{"id": 1, "name": "building", "color": "red"}]})
 
 
 def _zip(path, entries):
@@ -24,7 +25,7 @@ def _zip(path, entries):
 def test_a_plain_bundle_is_extracted_with_its_manifest(tmp_path):
     bundle = _zip(tmp_path / "model-bundle.zip", {"manifest.json": MANIFEST, "stats.json": "{}"})
     manifest = extract_bundle(str(bundle), str(tmp_path / "out"))
-    assert manifest["format"] == 3
+    assert manifest["format_version"] == 3
     assert sorted(os.listdir(tmp_path / "out")) == ["manifest.json", "stats.json"]
 
 
@@ -74,7 +75,7 @@ def test_a_zip_bomb_is_refused_before_extraction(tmp_path, monkeypatch):
 def test_the_manifest_is_checked_before_anything_is_extracted(tmp_path):
     bundle = _zip(tmp_path / "not-rv.zip", {"manifest.json": json.dumps(["not", "a", "manifest"]),
                                             "model.safetensors": b"x"})
-    with pytest.raises(DataError, match="no integer 'format'"):
+    with pytest.raises(DataError, match="not an rv bundle manifest"):
         extract_bundle(str(bundle), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     bundle = _zip(tmp_path / "none.zip", {"model.safetensors": b"x"})

@@ -94,6 +94,8 @@ class PyTorchBackendConfig(BackendConfig):
     Not registered itself: use one of the three task backends.
     """
 
+    #: TRAIN's weights file: safetensors (tensors only, nothing runs when it is read)
+    model_file_name: ClassVar[str] = "model.safetensors"
     #: the backend key this config class is registered under (set by subclasses)
     backend_key: ClassVar[str] = ""
     #: the task key this backend learns

@@ -2,7 +2,8 @@
 
 TRAIN writes two files into the train directory and BUNDLE zips both:
 
-- ``model.pth``: the weights (a plain state dict);
+- ``model.safetensors``: the weights (a state dict as safetensors: tensors
+  only, nothing that runs when read);
 - ``model-config.json``: everything needed to rebuild the network and feed it
   (:class:`ModelSpec`): backend and task, encoder and architecture options,
   classes in model-index order, input band count and dtype, the normaliser,
@@ -13,6 +14,12 @@ unpacked bundle directory or a ``model-bundle.zip`` (:func:`resolve_model`).
 Weights from another run can seed a new model (fine-tuning) even when the
 task or the band count differ: :func:`transfer_weights` loads every tensor
 that fits, matching encoder tensors across the three tasks' networks.
+
+No code runs from a weights file: safetensors are read as they are, and any
+other torch file only through ``torch.load(weights_only=True)`` (tensors and
+plain containers), with no fallback. A file that needs unpickling Python
+objects is refused with the way to convert it (:mod:`rv_pytorch.convert_weights`),
+which its owner runs deliberately on a file they trust.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rv import file_utils
 from rv.errors import DataError
+from rv_pytorch.backend_config import PyTorchBackendConfig  # light: attrs configs only
 
-MODEL_NAME = "model.pth"
+MODEL_NAME = PyTorchBackendConfig.model_file_name  # "model.safetensors"
+#: what rv wrote before safetensors (bundle formats 1 and 2): a state dict loaded with weights_only=True
+LEGACY_MODEL_NAME = "model.pth"
 MODEL_CONFIG_NAME = "model-config.json"
 MODEL_CONFIG_FORMAT_VERSION = 1
 
@@ -125,14 +134,12 @@ class ModelFiles:
 
 
 def _unpack_zip(uri: str, tmp_dir: str) -> str:
+    from rv.bundle_archive import extract_bundle
+
     local = file_utils.download_if_needed(uri, tmp_dir)
     digest = hashlib.sha1(os.path.abspath(local).encode()).hexdigest()[:12]
     out = os.path.join(tmp_dir, f"model-bundle-{digest}")
-    try:
-        with zipfile.ZipFile(local) as zf:
-            zf.extractall(out)
-    except zipfile.BadZipFile as e:
-        raise DataError(f"{uri} is not a model bundle (not a zip file: {e}); pass the model-bundle.zip BUNDLE wrote.") from e
+    extract_bundle(local, out, uri)  # refuses unsafe entries, zip bombs and non-bundles before writing
     return out
 
 
@@ -141,7 +148,7 @@ def resolve_model(uri: str, tmp_dir: str, fallback_dir: str | None = None) -> Mo
 
     ``uri`` is a weights file (its ``model-config.json`` is looked for beside
     it, then in ``fallback_dir``, the train directory), a directory holding
-    ``model.pth`` (a train directory or an unpacked bundle), or a
+    ``model.safetensors`` (or a format-2 bundle's ``model.pth``: a train directory or an unpacked bundle), or a
     ``model-bundle.zip``. Remote files are downloaded into ``tmp_dir``.
 
     Raises:
@@ -150,8 +157,9 @@ def resolve_model(uri: str, tmp_dir: str, fallback_dir: str | None = None) -> Mo
     uri = str(uri)
     if uri.lower().endswith(".zip"):
         uri = _unpack_zip(uri, tmp_dir)
-    if file_utils.exists(_join(uri, MODEL_NAME)):
-        weights = _join(uri, MODEL_NAME)
+    found = next((_join(uri, n) for n in (MODEL_NAME, LEGACY_MODEL_NAME) if file_utils.exists(_join(uri, n))), None)
+    if found is not None:
+        weights = found
         spec_candidates = [_join(uri, MODEL_CONFIG_NAME)]
     elif file_utils.exists(uri) and not (file_utils.is_local(uri) and os.path.isdir(uri)):
         weights = uri
@@ -178,29 +186,76 @@ def posix_dirname(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[0]
 
 
+def unsafe_weights_error(path: str, reason: Any) -> DataError:
+    """The error for a weights file that cannot be read without unpickling Python objects."""
+    reason = " ".join(str(reason).split())
+    reason = reason if len(reason) <= 300 else reason[:297] + "..."
+    stem = path[: -len(os.path.splitext(path)[1])] if os.path.splitext(path)[1] else path
+    return DataError(
+        f"Refusing to load the weights file {path}: it is not safetensors, and torch.load(weights_only=True) "
+        f"cannot read it ({reason}). Reading it would mean unpickling Python objects, which can run any code "
+        "the file holds, so rv never does. If you trust the file, convert it once, deliberately: "
+        f"`python -m rv_pytorch.convert_weights {path} {stem}.safetensors`, and use the .safetensors file "
+        "(see the 'Security and safety' page of rv's documentation)."
+    )
+
+
 def read_state_dict(path: str) -> dict[str, Any]:
-    """A state dict from a weights file: rv's ``model.pth`` or ``last.pth``, a torch
-    checkpoint with ``state_dict``/``model``, or ``.safetensors``."""
+    """A state dict from a weights file, never running code from it.
+
+    ``.safetensors`` (what rv writes), or a torch file read with
+    ``torch.load(weights_only=True)``: a state dict or a checkpoint holding
+    one under ``model``/``state_dict`` (rv's ``last.pth``, format-2 bundles'
+    ``model.pth``, most published ``.pth`` weights). Anything else is refused
+    (:func:`unsafe_weights_error`).
+    """
+    import pickle
+
     import torch
 
-    if path.endswith(".safetensors"):
+    if _is_safetensors(path):
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(path)
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise DataError(f"Cannot read the safetensors file {path}: {e}. Copy or download it again.") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        # rv's last.pth holds optimiser and RNG states besides tensors.
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise DataError(f"Cannot read the weights file {path}: {e}. It must be a torch state dict.") from e
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError, EOFError) as e:
+        raise unsafe_weights_error(path, e) from None
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise DataError(f"The weights file {path} holds a {type(state).__name__}, not a state dict.")
     return state
+
+
+def _is_safetensors(path: str) -> bool:
+    """Whether ``path`` is a safetensors file, by its content (a weights file may be named ``.pth``)."""
+    if path.endswith(".safetensors"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+        size = os.path.getsize(path)
+    except OSError:
+        return False
+    # safetensors: an 8-byte little-endian header length, then the JSON header.
+    return len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size
+
+
+def save_weights(state_dict: dict[str, Any], path: str) -> None:
+    """Write ``state_dict`` to ``path`` as safetensors, atomically (a temporary file renamed over it)."""
+    from safetensors.torch import save_file
+
+    # safetensors stores each tensor once: contiguous CPU copies, no storage shared between keys.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    tmp = f"{path}.tmp-{os.getpid()}"
+    save_file(tensors, tmp, metadata={"format": "pt", "writer": "rv-pytorch"})
+    os.replace(tmp, path)
 
 
 def _fit(source, target_shape):

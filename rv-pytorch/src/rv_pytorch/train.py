@@ -5,12 +5,14 @@ validates every epoch with the task's metrics, and writes to ``output_dir``:
 
 - ``last.pth``: checkpoint after every epoch (model, optimiser, scheduler,
   AMP scaler, epoch, step, RNG states, history), written atomically, so an
-  interrupted run resumes from its last finished epoch;
+  interrupted run resumes from its last finished epoch. It holds tensors and
+  plain containers only, and is read back with ``torch.load(weights_only=True)``:
+  resuming never unpickles Python objects;
 - ``log.csv``: one row per epoch (rewritten from the checkpoint on resume,
   then appended);
 - ``tb/``: TensorBoard events (``options.tensorboard``): the loss of every
   step and every ``log.csv`` column per epoch;
-- ``model.pth``: the final weights (a plain state dict);
+- ``model.safetensors``: the final weights (a state dict as safetensors);
 - ``training_curves.png``: losses and metrics per epoch, drawn from ``log.csv``.
 
 Progress goes through :mod:`rv.progress` (bars on a terminal, a summary line
@@ -40,12 +42,12 @@ from torch.utils.data import DataLoader, Dataset
 from rv.errors import ConfigError
 from rv.progress import Progress
 from rv_pytorch.data import collate_chips
+from rv_pytorch.model_files import MODEL_NAME, read_state_dict, save_weights, unsafe_weights_error
 from rv_pytorch.tasks.base import TorchTask
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pth"
-MODEL_NAME = "model.pth"
 LOG_NAME = "log.csv"
 CURVES_NAME = "training_curves.png"
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -197,15 +199,24 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state as tensors and plain containers (what ``torch.load(weights_only=True)`` reads)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -328,7 +339,7 @@ def train(
     Trains for :func:`plan_training`'s length: exactly ``num_steps`` steps
     when set, else ``num_epochs`` passes.
     A finished run (all epochs or ``num_steps`` done) only rewrites
-    ``model.pth`` and the curves. Returns a :class:`TrainResult`.
+    ``model.safetensors`` and the curves. Returns a :class:`TrainResult`.
 
     Raises:
         ConfigError: empty training set, or a checkpoint that does not fit the model.
@@ -473,7 +484,7 @@ def train(
             writer.close()
 
     model_path = output_dir / MODEL_NAME
-    atomic_save(model.state_dict(), model_path)
+    save_weights(model.state_dict(), str(model_path))
     if history:
         if not log_path.exists():
             _write_log(log_path, history)
@@ -482,7 +493,12 @@ def train(
 
 
 def _resume(path: Path, model, optimizer, scaler, device) -> tuple[int, int, list[dict[str, float]]]:
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    import pickle
+
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError, EOFError) as e:
+        raise unsafe_weights_error(str(path), e) from None
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
@@ -515,9 +531,7 @@ def validate(model: nn.Module, task: TorchTask, loader: DataLoader, device: torc
 
 
 def load_weights(model: nn.Module, path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load ``model.pth`` (a state dict) or a ``last.pth`` checkpoint into ``model``."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    model.load_state_dict(state)
-    return model
+    """Load ``model.safetensors``, a format-2 ``model.pth`` or a ``last.pth`` checkpoint into ``model``
+    (never unpickling Python objects: :func:`rv_pytorch.model_files.read_state_dict`)."""
+    model.load_state_dict(read_state_dict(str(path)))
+    return model.to(device)

@@ -2,7 +2,7 @@
 
 Training writes into a local directory; :class:`TrainDirSync` uploads what
 changed there to the train URI every ``interval`` seconds from a background
-thread, and once more at the end. The final weights (``model.pth``) mark a
+thread, and once more at the end. The final weights (``model.safetensors``) mark a
 finished TRAIN, so they are uploaded last and only when training finished;
 after a failure or an interruption (SIGTERM, as a cluster sends before it
 takes a machine away) the checkpoint and log are uploaded instead, so the
@@ -37,7 +37,7 @@ class TrainDirSync:
             other file.
     """
 
-    def __init__(self, local_dir: str, remote_uri: str, interval: float, final_names: tuple[str, ...] = ("model.pth",)):
+    def __init__(self, local_dir: str, remote_uri: str, interval: float, final_names: tuple[str, ...] = ("model.safetensors",)):
         self.local_dir = os.fspath(local_dir)
         self.remote_uri = str(remote_uri)
         self.interval = float(interval)

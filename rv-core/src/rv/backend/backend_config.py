@@ -19,11 +19,15 @@ class BackendConfig(Config):
     """
 
     group: ClassVar[str] = "backends"
+    #: the weights file TRAIN writes last into ``training_output_uri`` (a backend may name its own)
+    model_file_name: ClassVar[str] = "model.pth"
 
     task: TaskConfig | None = field(default=None, doc="the task (with_task)")
     training_data_uri: str | None = field(default=None, doc="chip directory (default: the experiment's chip URI)")
     training_output_uri: str | None = field(default=None, doc="train directory (default: the experiment's train URI)")
-    model_uri: str | None = field(default=None, doc="weights file (default: <training_output_uri>/model.pth)")
+    model_uri: str | None = field(
+        default=None, doc="weights file (default: <training_output_uri>/<the backend's weights file name>)"
+    )
     pretrained_model_uri: str | None = field(
         default=None, doc="weights file, earlier train output or bundle to start from (fine-tuning)"
     )
@@ -37,7 +41,7 @@ class BackendConfig(Config):
         if self.model_uri:
             return self.model_uri
         if self.training_output_uri:
-            return f"{self.training_output_uri.rstrip('/')}/model.pth"
+            return f"{self.training_output_uri.rstrip('/')}/{self.model_file_name}"
         return None
 
 

@@ -11,7 +11,7 @@ Layout of the zip::
                          scene: raster source, transformers, and the label
                          store of the experiment's predicted scenes, URI left out)
     stats.json           when the raster source uses the stats transformer
-    <backend files>      model.pth and whatever else the backend lists
+    <backend files>      the weights (rv-pytorch: model.safetensors) and whatever else the backend lists
 """
 
 from __future__ import annotations
