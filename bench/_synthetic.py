@@ -493,7 +493,7 @@ def run_child(module_path: str, args: list[str], timeout: float = 1800) -> dict:
 def segmentation_task_config(chip_size: int = 256, predict_stride: int | None = None, predict_batch_size: int = 8):
     """The SEMANTIC_SEGMENTATION task config (background 0 + building 1), built with the builders.
 
-    ``predict_stride`` None keeps the task's default (half the chip size).
+    ``predict_stride`` None keeps the task's default (the chip size less an eighth).
     """
     import rv
 

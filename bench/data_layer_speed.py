@@ -15,10 +15,11 @@ one run:
    and again with one process. Baseline: plain ``rasterio``
    ``src.read(window=...)`` of the very same windows in the same order in
    ONE process (as Raster Vision's 1,091 windows/s was measured); target
-   ≥ 50 % of that raw rate on 2 cores.
+   ≥ 80 % of that raw rate on 2 cores (issue 17; issue 3 asked 50 %).
 2. ANALYZE: MPix/s of ``StatsAnalyzer(sample_prob=1)`` over the uint16
    scene (windows shared among the CPUs, and in one process); target
-   ≥ 30 MPix/s. Floor: rasterio reads of the same windows in one process.
+   ≥ 30 MPix/s and ≥ 50 % of the floor (issue 17): rasterio reads of the
+   same windows in one process.
 3. EVAL: seconds to evaluate 2,000 ground-truth against 2,000 predicted
    boxes (predictions = jittered ground truth, some misses, some false
    positives); target ≤ 0.2 s.
@@ -51,9 +52,10 @@ import _synthetic as syn  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 
-# Targets of issue 3 (2 CPU cores) and Raster Vision 0.31's figures on the same measurements.
-TARGET_CHIP_RATIO = 0.50
+# Targets of issues 3 and 17 (2 CPU cores) and Raster Vision 0.31's figures on the same measurements.
+TARGET_CHIP_RATIO = 0.80  # of the raw windowed read rate: the decode is the floor
 TARGET_ANALYZE_MPIX = 30.0
+TARGET_ANALYZE_RATIO = 0.50  # of the raw read rate of the same windows
 TARGET_EVAL_S = 0.2
 RV031 = {"chip_ratio": "~10 % (104 vs 1,091/s)", "analyze": "2.9 MPix/s", "eval": "1.6 s"}
 
@@ -156,6 +158,45 @@ def child_chip_breakdown(image: str, geojson: str, out_dir: str, chips: int) -> 
     return {**cpu, "rest of the loop": total - stages, "total": total, "count": count, "setup": setup}
 
 
+def child_chip_profile(image: str, geojson: str, out_dir: str, chips: int, top: int) -> dict:
+    """One process's chipping loop under cProfile with a CPU-time clock: the ``top`` functions by own time.
+
+    Own time ("tottime") of each function, in µs per chip: GDAL's decode
+    shows as ``_read_into``, rasterio's rasterize and the file system as the
+    built-ins that call them. cProfile's own overhead inflates the Python
+    parts; the breakdown above is the figure without it.
+    """
+    import cProfile
+    import pstats
+
+    import rasterio
+    import rasterio.features  # noqa: F401
+    import shapely  # noqa: F401
+
+    import rv.chips  # noqa: F401
+    import rv_geojson.geojson_raster_source  # noqa: F401
+
+    scene = syn.rv_segmentation_scene("bench", image, geojson)
+    task = syn.segmentation_task(256, window_method="random_sample", chips_per_scene=chips)
+    profile = cProfile.Profile(time.process_time)
+    c0 = time.process_time()
+    with rasterio.Env():
+        profile.enable()
+        count, _ = syn.chip_scene(scene, task, out_dir, seed=0)
+        profile.disable()
+    total = time.process_time() - c0
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    rows = sorted(((v[2], k) for k, v in stats.items()), reverse=True)[:top]
+    return {
+        "count": count,
+        "cpu_per_chip_us": total / count * 1e6,
+        "top": [
+            (f"{os.path.basename(f)}:{line}({fn})" if f != "~" else fn, tt / count * 1e6, tt / total)
+            for tt, (f, line, fn) in rows
+        ],
+    }
+
+
 def child_raw(image: str, windows_file: str) -> dict:
     """Plain rasterio reads of the windows CHIP used, in one process: the baseline."""
     import rasterio
@@ -197,6 +238,7 @@ CHILDREN = {
     "windows": (child_windows, (str, str, str, int, str)),
     "chip": (child_chip, (str, str, str, int, int)),
     "chip_breakdown": (child_chip_breakdown, (str, str, str, int)),
+    "chip_profile": (child_chip_profile, (str, str, str, int, int)),
     "raw": (child_raw, (str, str)),
     "analyze": (child_analyze, (str, int, int)),
     "analyze_raw": (child_analyze_raw, (str, int)),
@@ -316,6 +358,13 @@ def main() -> None:
         "--analyze-chip-size", type=int, default=300, help="ANALYZE window (StatsAnalyzerConfig default 300)"
     )
     parser.add_argument("--workers", type=int, default=0, help="CHIP/ANALYZE processes (default: the CPU count)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the N functions of one process's chipping loop with the most own CPU time (cProfile)",
+    )
     parser.add_argument("--work-dir", help="where to build the scene (default: a temporary directory, removed)")
     parser.add_argument(
         "--reuse-scene", action="store_true", help="with --work-dir: keep scenes an earlier run built there"
@@ -374,6 +423,15 @@ def main() -> None:
             )
             setup = parts.pop("setup")
             print(f"  one process's CPU per chip: {breakdown_text(parts)}; scene setup {setup:.2f} s per process")
+            if args.profile:
+                prof = run_child("chip_profile", path, scene.geojson, out, args.chips, args.profile)
+                shutil.rmtree(out, ignore_errors=True)
+                print(
+                    f"  cProfile of one process's loop (CPU clock, {prof['cpu_per_chip_us']:.0f} µs per chip with "
+                    "the profiler's overhead), own time per chip:"
+                )
+                for name, us, share in prof["top"]:
+                    print(f"    {us:7.0f} µs {share:6.1%}  {name}")
             ratio = chip["rate"] / raw["rate"]
             rows.append(
                 (
@@ -430,9 +488,11 @@ def main() -> None:
                 f"{analyze['rate'] / floor['rate']:.0%}",
                 f"{cpu_analyze / cpu_floor:.0%}",
                 f"{cores * cpu_analyze:.0f} MPix/s",
-                f"≥ {TARGET_ANALYZE_MPIX:.0f} MPix/s",
+                f"≥ {TARGET_ANALYZE_MPIX:.0f} MPix/s, ≥ {TARGET_ANALYZE_RATIO:.0%} of raw",
                 RV031["analyze"],
-                verdict(analyze["rate"] >= TARGET_ANALYZE_MPIX),
+                verdict(
+                    analyze["rate"] >= TARGET_ANALYZE_MPIX and analyze["rate"] / floor["rate"] >= TARGET_ANALYZE_RATIO
+                ),
             )
         )
         rows.append(

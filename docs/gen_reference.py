@@ -47,7 +47,7 @@ DOCS_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = DOCS_DIR / "reference"
 GENERATED = ("config-keys.md", "cli.md", "hooks.md")
 #: The ``rv.plugins`` entry points of the five rv distributions: what the committed pages document.
-FIRST_PARTY_PLUGINS = ("rv", "rv_cli", "rv_geojson", "rv_pytorch", "rv_aws")
+FIRST_PARTY_PLUGINS = ("rv", "rv_cli", "rv_geojson", "rv_pytorch", "rv_aws", "rv_slurm", "rv_qgis")
 REGENERATE = "python docs/gen_reference.py"
 
 #: config group -> (public family class in ``rv``, title, singular)

@@ -36,5 +36,5 @@ retry "$VENV/bin/python" -m pip install --quiet --upgrade 'pip>=24'
 # One command for all five packages (rv-core depends on rv-cli and rv-geojson), with the lock
 # file of the full resolved set as constraints so nothing is re-resolved.
 retry "$VENV/bin/python" -m pip install --quiet -c requirements.lock -c constraints.txt \
-    -e rv-core -e rv-cli -e rv-geojson -e rv-pytorch -e rv-aws -r requirements-dev.txt
+    -e rv-core -e rv-cli -e rv-geojson -e rv-pytorch -e rv-aws -e rv-slurm -e rv-qgis -r requirements-dev.txt
 echo "$HASH" > "$STAMP"

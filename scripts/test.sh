@@ -8,4 +8,4 @@ if [ "$#" -eq 0 ]; then
     set -- -m "not slow"
 fi
 exec .venv/bin/python -m pytest -n 2 -p no:cacheprovider "$@" \
-    rv-core/tests rv-cli/tests rv-geojson/tests rv-pytorch/tests rv-aws/tests tests examples
+    rv-core/tests rv-cli/tests rv-geojson/tests rv-pytorch/tests rv-aws/tests rv-slurm/tests rv-qgis/tests tests examples

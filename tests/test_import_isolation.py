@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("torch", "timm", "torchvision", "rasterio", "boto3")
-PLUGIN_PACKAGES = ("rv_geojson", "rv_pytorch", "rv_aws", "rv_cli")
+PLUGIN_PACKAGES = ("rv_geojson", "rv_pytorch", "rv_aws", "rv_cli", "rv_slurm", "rv_qgis")
 
 PROBE = """
 import io, json, sys, contextlib

@@ -8,7 +8,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "rv-aws" / "docker"
-PACKAGES = sorted(p.name for p in REPO.glob("rv-*") if (p / "pyproject.toml").is_file())
+#: packages a Batch job never runs, so the image leaves them out
+NOT_IN_IMAGE = {
+    "rv-slurm": "submits commands to a Slurm cluster; a Batch job runs one command",
+    "rv-qgis": "the QGIS plugin runs inside QGIS, not in a job",
+}
+PACKAGES = sorted(p.name for p in REPO.glob("rv-*") if (p / "pyproject.toml").is_file() and p.name not in NOT_IN_IMAGE)
 
 
 @pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.gpu"])

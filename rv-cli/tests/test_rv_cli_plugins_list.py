@@ -17,7 +17,7 @@ CORE_KEYS = {
     "analyzers": [rv.STATS_ANALYZER],
     "augmentors": [rv.NODATA_AUGMENTOR],
     "evaluators": [rv.CHIP_CLASSIFICATION_EVALUATOR, rv.OBJECT_DETECTION_EVALUATOR, rv.SEMANTIC_SEGMENTATION_EVALUATOR],
-    "runners": [rv.LOCAL],
+    "runners": [rv.INPROCESS, rv.LOCAL],
     "command_implementations": [rv.ANALYZE, rv.BUNDLE, rv.CHIP, rv.EVAL, rv.PREDICT, rv.TRAIN],
 }
 

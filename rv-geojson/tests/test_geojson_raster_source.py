@@ -110,3 +110,54 @@ def test_lines_and_points_are_drawn_with_their_buffers(tmp_path, data_dir):
     assert (labels == 1).sum() == pytest.approx(800 * 8 + np.pi * 16, rel=0.02)
     assert (labels == 2).sum() == pytest.approx(np.pi * 400, rel=0.02)
     assert labels[500, 500] == 1 and labels[300, 1200] == 2 and labels[520, 500] == 0
+
+
+def _one_off_rasterize(source: GeoJSONRasterSource, window: Box) -> np.ndarray:
+    """What ``rasterize_window`` returned before it reused its GDAL dataset: a fresh
+    ``rasterize(out_shape=...)`` of the same candidate features."""
+    height, width = int(window.height), int(window.width)
+    idx = np.sort(source.index.tree.query(window.to_shapely()))
+    if not len(idx):
+        return np.full((height, width), source.fill_value, dtype=np.uint8)
+    return rasterize(
+        [source._shape(i) for i in idx.tolist()],
+        out_shape=(height, width),
+        transform=rasterio.Affine.translation(window.xmin, window.ymin),
+        fill=source.fill_value,
+        all_touched=source.all_touched,
+        dtype=np.uint8,
+    )
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_reused_canvas_gives_the_one_off_rasterization(data_dir, kampala_geojson, building_class_map, all_touched):
+    """Window after window (CHIP's random windows, edge windows, sizes that change, a window
+    larger than the kept canvas), the class ids equal a fresh ``rasterize`` of each window."""
+    tif = data_dir / "buildings" / "kampala_oam_a.tif"
+    ct, extent = scene_grid(tif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeoJSONWarning)
+        source = GeoJSONRasterSource(
+            kampala_geojson, building_class_map, ct, extent, default_class_id=1, all_touched=all_touched
+        )
+    rng = np.random.default_rng(0)
+    h, w = int(extent.height), int(extent.width)
+    windows = [Box(y, x, y + 256, x + 256) for y, x in zip(rng.integers(0, h - 256, 60), rng.integers(0, w - 256, 60))]
+    windows += [Box(-40, -40, 216, 216), Box(h - 100, w - 100, h + 156, w + 156), Box(10, 20, 11, 333)]
+    windows += [Box(y, x, y + 97, x + 131) for y, x in zip(rng.integers(0, h, 20), rng.integers(0, w, 20))]
+    windows.append(Box(0, 0, 2100, 2100))  # over the kept canvas size: a one-off canvas
+    windows.append(Box(5, 5, 261, 261))
+    burnt = 0
+    for window in windows:
+        expected = _one_off_rasterize(source, window)
+        got = source.rasterize_window(window)
+        assert got.dtype == np.uint8 and got.shape == expected.shape
+        assert np.array_equal(got, expected), window
+        burnt += int((got == 1).sum())
+    assert burnt > 100_000  # the windows hold buildings: the comparison is not of empty windows
+    # The kept canvas is this process's: a pickled (or forked) copy makes its own.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(source))
+    assert copy._canvas is None
+    assert np.array_equal(copy.rasterize_window(windows[0]), _one_off_rasterize(source, windows[0]))

@@ -238,3 +238,94 @@ def test_a_scene_the_model_cannot_read_is_refused_with_what_the_model_takes(tmp_
                   .build().create(task, str(tmp_path), with_labels=False))
     with pytest.raises(DataError, match="gives uint16 pixels, but the model was trained on uint8 chips"):
         backend.predict_scene(rgb_uint16, "")
+
+
+class CountingModel(nn.Module):
+    """Segmentation that is not flip-invariant: class index 1 where band 1 beats band 0 by more than a
+    left-to-right ramp. Counts the images it is given (one per window and forward pass)."""
+
+    def __init__(self):
+        super().__init__()
+        self.images = 0
+
+    def forward(self, images):
+        self.images += len(images)
+        ramp = torch.linspace(-0.2, 0.2, images.shape[-1])
+        logit = (images[:, 1] - images[:, 0] - ramp) * 100
+        return torch.stack([-logit, logit], dim=1)
+
+
+def segmentation_backend(task, model: nn.Module, **options):
+    """A segmentation backend built as a user builds it (RESNET18 model defaults plus ``options``), whose
+    model spec carries the model options TRAIN records, with ``model`` as the loaded network."""
+    builder = rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION).with_task(task)
+    config = (builder.with_config(options) if options else builder).build()
+    backend = backend_with(rv.PYTORCH_SEMANTIC_SEGMENTATION, task, model)
+    backend.config = config
+    backend.spec = ModelSpec(**{**backend.spec.__dict__, "model_options": config.model_options()})
+    return config, backend
+
+
+def logged_windows(scene) -> list[tuple]:
+    """Record the windows PREDICT reads from ``scene``'s raster source."""
+    source, windows = scene.raster_source, []
+    read = source.get_chip_with_mask
+
+    def logging_read(box):
+        windows.append(tuple(int(v) for v in box.to_tuple()))
+        return read(box)
+
+    source.get_chip_with_mask = logging_read
+    return windows
+
+
+def test_prediction_defaults_are_one_forward_pass_per_window_and_an_eighth_of_a_chip_of_overlap(tmp_path):
+    task = (rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes({"red": (3, "red"), "green": (7, "green")})
+            .with_chip_size(256).build())  # no predict options: what a user gets
+    assert task.predict_options.stride is None and task.predict_options.window_stride(256) == 224
+    config, backend = segmentation_backend(task, CountingModel())
+    assert config.tta == "none"
+
+    def predict(backend):
+        scene = (rv.SceneConfig.builder().with_task(task).with_id("b").with_raster_source(str(KAMPALA_B)).build()
+                 .create(task, str(tmp_path), with_labels=False))
+        windows = logged_windows(scene)
+        labels = backend.predict_scene(scene, "")
+        return windows, labels.get_label_arr(Box(0, 0, 512, 512))
+
+    windows, plain = predict(backend)
+    # 512 px at stride 224: windows at 0 and 224, and one flush with the far edge at 256.
+    assert sorted(windows) == sorted((y, x, y + 256, x + 256) for y in (0, 224, 256) for x in (0, 224, 256))
+    assert backend.model.images == 9  # one forward pass per window
+
+    # Test-time augmentation on request: 4 passes a window, and the flips change this model's answer.
+    config, flipping = segmentation_backend(task, CountingModel(), tta="flips")
+    assert config.tta == "flips"
+    _, augmented = predict(flipping)
+    assert flipping.model.images == 36
+    assert (augmented != plain).any() and (augmented != 255).all()
+
+
+def test_prediction_at_the_default_stride_covers_the_scene_without_seams(tmp_path):
+    """Every pixel with data gets the per-pixel answer (no seam where windows meet or blend), and
+    nodata appears only where the image is nodata."""
+    task = (rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes({"red": (3, "red"), "green": (7, "green")})
+            .with_chip_size(128).build())  # default stride 112: windows at 0, 112, 224 and 272 on 400 px
+    out = tmp_path / "osbs.tif"
+    scene = (rv.SceneConfig.builder().with_task(task).with_id("osbs").with_raster_source(str(NEON))
+             .with_label_store(rv.LabelStoreConfig.builder(rv.SEMANTIC_SEGMENTATION_RASTER).with_uri(str(out)))
+             .build().create(task, str(tmp_path), with_labels=False, with_store=True))
+    windows = logged_windows(scene)
+    _, backend = segmentation_backend(task, GreenerThanRed())
+    assert backend.predict_scene(scene, "") is None
+    assert {w[1] for w in windows} == {0, 112, 224, 272}
+
+    with rasterio.open(out) as predicted_file, rasterio.open(NEON) as src:
+        predicted = predicted_file.read(1)
+        nodata = src.dataset_mask() == 0
+        image = np.moveaxis(src.read(), 0, -1).astype(int)
+    assert nodata.any() and (~nodata).any()  # the scene has both
+    np.testing.assert_array_equal(predicted == 255, nodata)
+    decided = ~nodata & (image[..., 1] != image[..., 0])
+    want = np.where(image[..., 1] > image[..., 0], 7, 3)
+    np.testing.assert_array_equal(predicted[decided], want[decided])

@@ -63,7 +63,7 @@ def test_a_local_train_directory_holds_the_model_its_config_and_the_log(trained_
     assert spec.class_ids == [0, 1] and spec.class_names == ["background", "building"]
     assert (spec.num_channels, spec.dtype, spec.chip_size) == (3, "uint8", 64)
     assert spec.normalizer == {"mean": [0.0] * 3, "std": [255.0] * 3}
-    assert spec.model_options == {"decoder_channels": 32, "fine": False, "tta": "flips"}  # tta: RESNET18's
+    assert spec.model_options == {"decoder_channels": 32, "fine": False, "tta": "none"}  # tta: RESNET18's (opt-in)
     rows = read_log(trained_seg / "log.csv")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1.0, 2.0)]
     assert {"mIoU", "f1_building", "valid_loss"} <= set(rows[0])

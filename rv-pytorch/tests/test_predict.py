@@ -95,28 +95,42 @@ def test_tiling_reproduces_the_full_image_prediction_of_a_per_pixel_model(scene,
     assert np.array_equal(mosaic.classes, expected)
 
 
-def reference_average(model, scene, chip_size, stride):
-    """Per-window CNN predictions averaged in full-scene arrays (what streaming must equal)."""
+def reference_blend(model, scene, chip_size, stride, ramp):
+    """Per-window CNN predictions blended in full-scene arrays (what streaming must equal): each window
+    weighs a pixel min(1, (d + 0.5) / ramp), d its distance to the window's edges inside the scene
+    (``ramp`` 0: every pixel 1, a plain average)."""
     height, width = scene.shape[:2]
     sums = np.zeros((2, height, width))
-    counts = np.zeros((height, width))
+    weights = np.zeros((height, width))
+
+    def along(start, length, limit):
+        d = np.arange(length, dtype=float)
+        w = np.ones(length)
+        if ramp:
+            if start > 0:
+                w = np.minimum(w, (d + 0.5) / ramp)
+            if start + length < limit:
+                w = np.minimum(w, (length - d - 0.5) / ramp)
+        return w
+
     with torch.no_grad():
         for row in sliding_windows((height, width), chip_size, stride):
             for ymin, xmin, ymax, xmax in row:
                 probs = model(RGB(scene[ymin:ymax, xmin:xmax])[None]).softmax(dim=1)[0].numpy()
-                sums[:, ymin:ymax, xmin:xmax] += probs
-                counts[ymin:ymax, xmin:xmax] += 1
-    return sums / counts
+                w = along(ymin, ymax - ymin, height)[:, None] * along(xmin, xmax - xmin, width)[None, :]
+                sums[:, ymin:ymax, xmin:xmax] += probs * w
+                weights[ymin:ymax, xmin:xmax] += w
+    return sums / weights
 
 
-@pytest.mark.parametrize("stride", [64, 40])
-def test_cnn_windows_are_stitched_and_overlaps_averaged(scene, stride):
+@pytest.mark.parametrize("stride, edge_ramp", [(64, None), (40, 0), (40, None), (56, None)])
+def test_cnn_windows_are_stitched_and_overlaps_blended(scene, stride, edge_ramp):
     torch.manual_seed(1)
     model = create_segmentation_model("resnet18", 2, decoder_channels=32).eval()
-    expected = reference_average(model, scene, 64, stride)
+    expected = reference_blend(model, scene, 64, stride, 64 - stride if edge_ramp is None else edge_ramp)
     mosaic = Mosaic(scene.shape[:2], 2)
     predict_segmentation(model, reader(scene), scene.shape[:2], mosaic, chip_size=64, stride=stride,
-                         normalizer=RGB, batch_size=4, scores=True)
+                         normalizer=RGB, batch_size=4, scores=True, edge_ramp=edge_ramp)
     assert np.allclose(mosaic.scores, expected, atol=1e-4)
     decided = np.abs(expected[1] - expected[0]) > 1e-3
     assert np.array_equal(mosaic.classes[decided], expected.argmax(axis=0)[decided])
@@ -126,6 +140,20 @@ def test_cnn_windows_are_stitched_and_overlaps_averaged(scene, stride):
         with torch.no_grad():
             window = model(RGB(scene[0:64, 64:128])[None]).softmax(dim=1)[0].numpy()
         assert np.allclose(mosaic.scores[:, 0:64, 64:106], window[:, :, :42], atol=1e-4)
+
+
+def test_the_blend_cross_fades_neighbouring_windows_over_their_overlap():
+    """Two windows overlapping by the ramp: their weights sum to 1 across the overlap (a cross-fade),
+    each is 1 elsewhere, and no weight is 0 (every covered pixel is predicted)."""
+    from rv_pytorch.predict import BlendWeights
+
+    blend = BlendWeights(64, 8, (64, 120))
+    left, right = blend((0, 0, 64, 64)), blend((0, 56, 64, 120))
+    assert left.shape == right.shape == (64, 64)
+    np.testing.assert_allclose(left[:, 56:] + right[:, :8], 1.0)
+    assert (left[:, :56] == 1).all() and (right[:, 8:] == 1).all()  # the scene's own edges are not tapered
+    assert left.min() > 0 and right.min() > 0
+    assert BlendWeights(64, 0, (64, 120))((0, 0, 64, 64)) is None  # ramp 0: a plain average
 
 
 def test_streaming_holds_a_band_of_rows_not_the_scene():

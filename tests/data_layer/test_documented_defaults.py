@@ -185,7 +185,7 @@ def test_segmentation_sliding_stride_defaults_to_half_the_chip_size(rv_env, help
     # 512 px, 128-px chips, 64 px apart: 7 x 7 windows.
     want = sorted((y, x) for y in range(0, 385, 64) for x in range(0, 385, 64))
     assert sorted(located_windows(helpers, chips["train"], read_rgb(tif_b), 128, 128)) == want
-    # PREDICT's stride is its own option (default half the chip size as well), untouched by the chip stride.
+    # PREDICT's stride is its own option (default: the chip size less an eighth), untouched by the chip stride.
     assert task.predict_options.stride is None
 
 

@@ -137,7 +137,7 @@ class KeyValueArgsCommand(TyperCommand):
 
 
 def run(
-    runner: str = typer.Argument(..., help="Runner key: local, aws_batch, or one a plugin registers."),
+    runner: str = typer.Argument(..., help="Runner key: local, inprocess, aws_batch, or one a plugin registers."),
     items: Optional[list[str]] = typer.Argument(None, help="Commands to run (default all) and/or the experiment .py file."),
     experiment_module: Optional[str] = typer.Option(None, *_MODULE_OPTIONS, help=_MODULE_HELP),
     path: Optional[str] = typer.Option(None, "-p", "--path", help="Experiment .py file."),
@@ -203,9 +203,11 @@ def run(
         preflight(plan)
     runner_obj.run(plan, options)
     write_experiment_configs(experiments)
-    verb = "ran" if runner == "local" else f"submitted to {runner}"
+    # A runner that finishes the commands before returning (local, inprocess) ran them; others submitted them.
+    ran_here = getattr(runner_obj, "runs_here", False)
+    verb = "ran" if ran_here else f"submitted to {runner}"
     print(f"rv: {verb} {len(plan.to_run())} command(s)", file=sys.stderr)
-    if runner == "local":
+    if ran_here:
         print_eval_summary(plan)
 
 

@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     STATE["verbosity"] = 0
+    from rv_cli.console import install_warning_display
+
+    install_warning_display()
     try:
         _apply_root_options(*_root_options(args))
         app = make_app()

@@ -3,7 +3,7 @@
 It registers the three tasks, the GeoTIFF and image raster sources, the stats
 transformer and analyzer, the nodata augmentor, the raster label source and
 store of segmentation, the evaluators, the six command implementations
-(imported only when a command runs), the ``local`` runner and the local,
+(imported only when a command runs), the ``local`` and ``inprocess`` runners and the local,
 HTTP and memory file systems. Only light config modules are imported here.
 """
 
@@ -96,6 +96,7 @@ def register_evaluators(register):
 
 @hookimpl
 def register_runners(register):
+    register(keys.INPROCESS, "rv.runner.inprocess_runner:InProcessRunner")
     register(keys.LOCAL, "rv.runner.local_runner:LocalRunner")
 
 

@@ -56,6 +56,7 @@ ALL_COMMANDS = (ANALYZE, CHIP, TRAIN, PREDICT, EVAL, BUNDLE)
 
 # Runners
 LOCAL = "local"
+INPROCESS = "inprocess"
 AWS_BATCH = "aws_batch"
 
 # Names later Raster Vision releases gave to the same things. Each is an alias

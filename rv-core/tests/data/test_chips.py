@@ -153,3 +153,69 @@ def test_segmentation_chips_tally_pixels_without_a_class(tmp_path, data_dir):
     chip_labels = np.array([[1, 255], [255, 255]], dtype=np.uint8)
     assert unlabelled_pixels(chip_labels, np.array([[False, False], [True, True]])) == (2, 1)
     assert unlabelled_pixels(chip_labels) == (4, 3)
+
+
+def _members(source) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(source) as zf:
+        assert zf.testzip() is None  # every member's CRC-32 checks out
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_chip_files_hold_what_np_savez_writes(tmp_path, data_dir, landcover_class_map):
+    """The chip writer's own ``.npz`` (one writev, no zipfile) holds, member for member, the bytes
+    ``np.savez`` writes for the same arrays: real 10-band uint16 imagery with nodata, labels, mask."""
+    import io
+
+    image_src = GeoTIFFSource(str(data_dir / "multiband" / "s2_aberystwyth_subset_10band.tif"))
+    labels = SemanticSegmentationRasterSource(
+        GeoTIFFSource(str(data_dir / "landcover" / "s2_aberystwyth_tile4_labels.tif")), landcover_class_map
+    )
+    chip_dir = tmp_path / "chips"
+    windows = image_src.extent.get_windows(96, padding="pad")[:6]  # edge windows padded: masked pixels
+    with ChipWriter(str(chip_dir), keys.SEMANTIC_SEGMENTATION, landcover_class_map, 96) as writer:
+        written = []
+        for window in windows:
+            image, mask = image_src.get_chip_with_mask(window)
+            seg = labels.get_label_arr(Box(0, 0, 96, 96))
+            written.append((writer.write("train", "s2", image, mask, labels=seg), image, mask, seg))
+    assert any(mask.any() for _, _, mask, _ in written) and written[0][1].dtype == np.uint16
+    for rel, image, mask, seg in written:
+        reference = io.BytesIO()
+        np.savez(reference, image=image, mask=mask, labels=seg)
+        assert _members(chip_dir / rel) == _members(reference)
+        chip = load_chip(str(chip_dir / rel))
+        assert np.array_equal(chip["image"], image) and np.array_equal(chip["mask"], mask)
+        assert np.array_equal(chip["labels"], seg)
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"image": np.zeros((4, 5, 3), np.float32), "mask": np.ones((4, 5), bool), "class_id": np.asarray(2, np.int64)},
+        {"boxes": np.zeros((0, 4), np.float32), "class_ids": np.zeros(0, np.int64)},
+        {"big_endian": np.arange(12, dtype=">u2").reshape(3, 4), "fortran": np.asfortranarray(np.eye(3))},
+        {"strided": np.arange(60, dtype=np.int16).reshape(6, 10)[::2, ::3]},
+        {"objects": np.array([{"a": 1}, None], dtype=object)},  # pickled: left to np.savez
+    ],
+)
+def test_write_npz_is_np_savez(tmp_path, arrays):
+    import io
+
+    from rv.chips import write_npz
+
+    path = tmp_path / "a.npz"
+    write_npz(str(path), arrays)
+    reference = io.BytesIO()
+    np.savez(reference, **arrays)
+    assert _members(path) == _members(reference)
+    with np.load(path, allow_pickle=True) as npz:
+        for name, value in arrays.items():
+            assert npz[name].dtype == value.dtype and npz[name].shape == value.shape
+            assert np.array_equal(npz[name], value) if value.dtype != object else list(npz[name]) == list(value)
+    # The same arrays give the same file (no timestamp in it), except np.savez's fallback.
+    if not any(v.dtype.hasobject for v in arrays.values()):
+        again = tmp_path / "b.npz"
+        write_npz(str(again), arrays)
+        assert again.read_bytes() == path.read_bytes()

@@ -49,7 +49,7 @@ def test_rv_core_registers_its_builtins_through_its_own_entry_point():
     reg = pm.rv_registry
     assert set(reg.keys("tasks")) == {rv.CHIP_CLASSIFICATION, rv.OBJECT_DETECTION, rv.SEMANTIC_SEGMENTATION}
     assert set(reg.keys("raster_sources")) == {rv.GEOTIFF_SOURCE, rv.IMAGE_SOURCE}
-    assert reg.keys("runners") == [rv.LOCAL]
+    assert reg.keys("runners") == [rv.INPROCESS, rv.LOCAL]
     assert pm.plugin_infos()[0].provides["evaluators"] == [
         rv.CHIP_CLASSIFICATION_EVALUATOR, rv.OBJECT_DETECTION_EVALUATOR, rv.SEMANTIC_SEGMENTATION_EVALUATOR,
     ]  # fmt: skip

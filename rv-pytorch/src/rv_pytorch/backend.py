@@ -9,7 +9,7 @@
   builds the network (seeded from ``pretrained_model_uri`` when given),
   and runs :func:`rv_pytorch.train.train` in a local directory. A remote
   train URI is mirrored every ``sync_interval`` seconds and at the end with
-  ``model.pth`` last (it marks TRAIN finished); an earlier run's checkpoint
+  ``model.safetensors`` last (it marks TRAIN finished); an earlier run's checkpoint
   there is downloaded first, so training resumes. With ``do_monitoring``,
   TensorBoard events go to ``<train dir>/tb`` and, when a person runs TRAIN
   at a terminal, ``tensorboard`` serves them meanwhile
@@ -20,6 +20,9 @@
   it, and slides the task's window over the scene with
   :mod:`rv_pytorch.predict` (windows read in a background thread; memory
   bounded by the batch). Outside a scene's AOI nothing is predicted.
+  When TRAIN ran earlier in the same process (the ``inprocess`` runner) and
+  its weights file is unchanged, PREDICT takes TRAIN's network instead of
+  rebuilding it (:class:`TrainedModelCache`).
 - **BUNDLE** (:meth:`~PyTorchBackend.bundle_files`): the weights and
   ``model-config.json``.
 
@@ -67,6 +70,52 @@ def _version() -> str:
         return metadata.version("rv-pytorch")
     except metadata.PackageNotFoundError:  # a source tree
         return "0.0.0"
+
+
+def _file_identity(path: str) -> tuple[str, int, int, int, int] | None:
+    """What tells one version of a local file from another: real path, inode, size, mtime and ctime (ns)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class TrainedModelCache:
+    """The network TRAIN wrote last in this process, handed to a later PREDICT of the same weights file.
+
+    When the commands run in one process (the ``inprocess`` runner), PREDICT
+    would otherwise rebuild the network TRAIN has in memory and read its
+    weights back from disk. One entry, keyed by the weights file's identity
+    (:func:`_file_identity`: a file rewritten or replaced since misses) and
+    by the model config (a changed ``model-config.json`` misses): a miss
+    loads from disk as always. One entry bounds the memory to one model; in
+    the ``local`` runner's subprocesses it is never hit.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[Any, str, Any] | None = None
+
+    def remember(self, weights_path: str, spec: ModelSpec, model: Any) -> None:
+        """Keep ``model``, whose weights ``weights_path`` holds as of now, built from ``spec``."""
+        identity = _file_identity(weights_path)
+        self._entry = None if identity is None else (identity, spec.to_json(), model)
+
+    def recall(self, weights_path: str, spec: ModelSpec) -> Any:
+        """The remembered model if ``weights_path`` is still the file it was saved to and ``spec`` matches; else None."""
+        if self._entry is None:
+            return None
+        identity, spec_json, model = self._entry
+        if identity != _file_identity(weights_path) or spec_json != spec.to_json():
+            return None
+        return model
+
+    def clear(self) -> None:
+        self._entry = None
+
+
+#: the one cache of this process (TRAIN fills it, load_model consults it)
+trained_models = TrainedModelCache()
 
 
 class PyTorchBackend(Backend):
@@ -228,8 +277,13 @@ class PyTorchBackend(Backend):
         final = f"{result.epochs} epoch(s), {result.steps} step(s)"
         if result.final_metrics and task.monitor in result.final_metrics:
             final += f", {task.monitor} {result.final_metrics[task.monitor]:.4f}"
-        if cfg.model_uri and cfg.model_uri != file_utils.join(train_uri, MODEL_NAME):
+        weights_uri = file_utils.join(train_uri, MODEL_NAME)
+        if cfg.model_uri and cfg.model_uri != weights_uri:
             file_utils.upload(result.model_path, cfg.model_uri)
+            weights_uri = cfg.model_uri
+        if file_utils.is_local(weights_uri):
+            # PREDICT in this process (the inprocess runner) takes the network from here.
+            trained_models.remember(file_utils.get_local_path(weights_uri, work), spec, model)
         _say(f"trained {final}; model in {cfg.model_output_uri() or train_uri}")
 
     def _local_chip_dir(self, chip_uri: str, work: str) -> str:
@@ -311,14 +365,19 @@ class PyTorchBackend(Backend):
                 f"The model {model_uri} was trained for {spec.task} ({spec.backend}), but this backend "
                 f"predicts {self.task_key}."
             )
-        model = self.create_model(spec, pretrained=False)
-        try:
-            load_weights(model, files.weights_path)
-        except RuntimeError as e:
-            raise DataError(
-                f"The weights {files.weights_path} do not fit the network described by {files.spec_path} "
-                f"({spec.encoder}, {spec.model_options}): {str(e)[:300]}. The two files come from different runs."
-            ) from e
+        model = trained_models.recall(files.weights_path, spec)
+        if model is not None:
+            _say(f"using the network TRAIN left in this process: {files.weights_path} is unchanged since")
+        else:
+            model = self.create_model(spec, pretrained=False)
+            try:
+                load_weights(model, files.weights_path)
+            except RuntimeError as e:
+                raise DataError(
+                    f"The weights {files.weights_path} do not fit the network described by {files.spec_path} "
+                    f"({spec.encoder}, {spec.model_options}): {str(e)[:300]}. The two files come from different "
+                    "runs."
+                ) from e
         place_model(model, "cpu").eval()  # PREDICT moves it to its device
         self.model, self.spec = model, spec
         self.normalizer = Normalizer.from_dict(spec.normalizer)
@@ -411,10 +470,11 @@ class PyTorchSemanticSegmentation(PyTorchBackend):
 
     def predict_windows(self, scene, read_window, extent):
         from rv.labels import SemanticSegmentationLabels
+        from rv.task.semantic_segmentation_config import default_predict_stride
         from rv_pytorch.predict import predict_segmentation
 
         store = scene.label_store
-        stride = getattr(self.task_config.predict_options, "stride", None) or max(self._chip_size // 2, 1)
+        stride = getattr(self.task_config.predict_options, "stride", None) or default_predict_stride(self._chip_size)
         with_scores = bool(getattr(store, "write_scores", False))
         has_aoi = scene.aoi_polygons is not None
 

@@ -243,8 +243,9 @@ class PyTorchSemanticSegmentationConfig(PyTorchBackendConfig):
     )
     tta: str = field(
         default="none",
-        doc="test-time augmentation at prediction: 'none', 'flips' (average the 4 flips of each window: 4x the "
-        "compute) or 'd4' (the 8 flips and quarter turns: 8x); recorded in the model bundle",
+        doc="test-time augmentation at prediction: 'none' (the default: one forward pass per window), 'flips' "
+        "(average the 4 flips of each window: 4x the compute) or 'd4' (the 8 flips and quarter turns: 8x); "
+        "recorded in the model bundle",
     )
 
     def validate_task_options(self, need) -> None:

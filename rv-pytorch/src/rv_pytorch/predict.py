@@ -11,10 +11,12 @@ Windows are read and normalised in a background thread feeding a bounded
 queue, so raster I/O overlaps the model's compute. Windows that are nodata
 only are skipped.
 
-- :func:`predict_segmentation` averages class probabilities where windows
-  overlap and hands finished strips to a ``write(window, class_ids, scores)``
-  callback as soon as no later window can touch them: it never holds more
-  than a band of rows of the raster.
+- :func:`predict_segmentation` blends class probabilities where windows
+  overlap (each window's weight ramps down to its edges that lie inside the
+  raster, where a network sees the least context, so an overlap of a few
+  dozen pixels hides the seams) and hands finished strips to a
+  ``write(window, class_ids, scores)`` callback as soon as no later window
+  can touch them: it never holds more than a band of rows of the raster.
 - :func:`predict_object_detection` moves each window's boxes to raster
   coordinates and merges duplicates across windows with class-aware NMS
   (``torchvision.ops.batched_nms``; on many boxes, :func:`class_aware_nms`
@@ -261,14 +263,20 @@ class _RowBand:
             self.sums, self.weights, self.valid = sums, weights, valid
         self.rows = max(self.rows, needed)
 
-    def add(self, window: Window, probs: np.ndarray, mask: np.ndarray, extent: tuple[int, int]) -> None:
+    def add(self, window: Window, probs: np.ndarray, mask: np.ndarray, extent: tuple[int, int],
+            weight: np.ndarray | None = None) -> None:
+        """Add a window's probabilities ``(K, h, w)``, times ``weight`` ``(h, w)`` (default 1)."""
         ymin, xmin = window[:2]
         ymax, xmax = min(window[2], extent[0]), min(window[3], extent[1])
         h, w = ymax - ymin, xmax - xmin
         self.ensure(ymax)
         rows = slice(ymin - self.top, ymax - self.top)
-        self.sums[:, rows, xmin:xmax] += probs[:, :h, :w]
-        self.weights[rows, xmin:xmax] += 1.0
+        if weight is None:
+            self.sums[:, rows, xmin:xmax] += probs[:, :h, :w]
+            self.weights[rows, xmin:xmax] += 1.0
+        else:
+            self.sums[:, rows, xmin:xmax] += probs[:, :h, :w] * weight[:h, :w]
+            self.weights[rows, xmin:xmax] += weight[:h, :w]
         self.valid[rows, xmin:xmax] |= ~mask[:h, :w]
 
     def drop(self, upto: int) -> None:
@@ -284,6 +292,43 @@ class _RowBand:
         self.valid[keep : self.rows] = False
         self.rows = keep
         self.top = upto
+
+
+def _ramp(length: int, ramp: int, start: bool, end: bool) -> np.ndarray:
+    """Weights along one side of a window: 1, rising linearly over ``ramp`` pixels from the
+    ``start`` and/or ``end`` edge. Two windows overlapping by ``ramp`` pixels then cross-fade:
+    their weights sum to 1 at every pixel of the overlap, and no weight is 0."""
+    weights = np.ones(length, np.float32)
+    ramp = min(ramp, length)
+    rise = (np.arange(ramp, dtype=np.float32) + 0.5) / ramp
+    if start:
+        weights[:ramp] = rise
+    if end:
+        weights[length - ramp :] = np.minimum(weights[length - ramp :], rise[::-1])
+    return weights
+
+
+class BlendWeights:
+    """The weight map of each prediction window: 1 inside, ramping down over ``ramp`` pixels
+    towards the window's edges that lie inside the raster (a raster edge is not tapered: no
+    other window covers it). ``ramp`` 0 weighs every pixel 1 (a plain average)."""
+
+    def __init__(self, chip_size: int, ramp: int, extent: tuple[int, int]):
+        self.chip_size = chip_size
+        self.ramp = max(int(ramp), 0)
+        self.extent = extent
+        self._maps: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
+
+    def __call__(self, window: Window) -> np.ndarray | None:
+        if self.ramp == 0:
+            return None
+        ymin, xmin, ymax, xmax = window
+        inner = (ymin > 0, ymax < self.extent[0], xmin > 0, xmax < self.extent[1])
+        if inner not in self._maps:  # at most 16 maps: one per combination of inner edges
+            rows = _ramp(self.chip_size, self.ramp, inner[0], inner[1])
+            cols = _ramp(self.chip_size, self.ramp, inner[2], inner[3])
+            self._maps[inner] = rows[:, None] * cols[None, :]
+        return self._maps[inner]
 
 
 #: the widest tile a finished strip is turned into class ids at once: the
@@ -306,6 +351,7 @@ def predict_segmentation(
     scores: bool = False,
     tile_width: int | None = None,
     tta: str = "none",
+    edge_ramp: int | None = None,
     device: str | torch.device | None = None,
     queue_size: int = 16,
 ) -> None:
@@ -322,7 +368,7 @@ def predict_segmentation(
         chip_size: window size in pixels.
         normalizer: the normalisation the model was trained with.
         stride: window step (default ``chip_size``, no overlap). Where windows
-            overlap their class probabilities are averaged.
+            overlap their class probabilities are blended (see ``edge_ramp``).
         batch_size: windows per forward pass.
         class_ids: the class id of each model class index (default the index).
         scores: also hand over the averaged probabilities.
@@ -331,6 +377,11 @@ def predict_segmentation(
         tta: test-time augmentation: ``"none"``, ``"flips"`` (average over
             the 4 flips of each window) or ``"d4"`` (the 8 flips and
             rotations; 8 times the compute, usually a point or two of IoU).
+        edge_ramp: pixels over which a window's weight rises from ~0 at each
+            of its edges inside the raster to 1 (default: the overlap,
+            ``chip_size - stride``, so neighbouring windows cross-fade and
+            the pixels a window sees with the least context count least);
+            0 averages overlapping windows with equal weights.
         device: as :func:`rv_pytorch.train.resolve_device`.
         queue_size: windows read ahead by the reader thread.
     """
@@ -344,6 +395,7 @@ def predict_segmentation(
     lut: np.ndarray | None = None
     band: _RowBand | None = None
     tile_width = width if tile_width is None else max(int(tile_width), 1)
+    blend = BlendWeights(chip_size, chip_size - stride if edge_ramp is None else edge_ramp, extent)
     pending_rows: list[int] = []
 
     def emit(upto: int) -> None:
@@ -366,7 +418,8 @@ def predict_segmentation(
                 index[~((weights > 0) & band.valid[:n, c0:c1])] = len(lut) - 1
                 classes[:, c0 - x0 : c1 - x0] = lut[index]
                 if tile_scores is not None:
-                    np.divide(sums, np.maximum(weights, 1), out=tile_scores[:, :, c0 - x0 : c1 - x0])
+                    # Blend weights are fractions: divide where any window counted (elsewhere 0 / 1).
+                    np.divide(sums, np.where(weights > 0, weights, 1), out=tile_scores[:, :, c0 - x0 : c1 - x0])
             write((top, x0, upto, x1), classes, tile_scores)
         band.drop(upto)
 
@@ -378,7 +431,7 @@ def predict_segmentation(
                 band = _RowBand(probs.shape[1], width)
                 lut = _index_to_id(class_ids, probs.shape[1])
             for chip, chip_probs in zip(chips, probs):
-                band.add(chip.window, chip_probs, chip.mask, extent)
+                band.add(chip.window, chip_probs, chip.mask, extent, blend(chip.window))
         for row_index in finished:
             pending_rows.append(row_index)
         if pending_rows and band is not None:

@@ -515,7 +515,12 @@ def _resume(path: Path, model, optimizer, scaler, device) -> tuple[int, int, lis
 @torch.no_grad()
 def validate(model: nn.Module, task: TorchTask, loader: DataLoader, device: torch.device,
              use_amp: bool = False) -> dict[str, float]:
-    """One pass over ``loader`` in eval mode: ``valid_loss`` (when the task has one) and the task's metrics."""
+    """One pass over ``loader`` in eval mode: ``valid_loss`` (when the task has one) and the task's metrics.
+
+    One forward pass per batch: validation never uses test-time augmentation
+    (the ``tta`` model option is PREDICT's alone), so its cost is one
+    inference over the validation chips.
+    """
     model.eval()
     evaluator = task.evaluator()
     losses: list[float] = []

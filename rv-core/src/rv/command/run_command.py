@@ -62,13 +62,18 @@ def load_command(uri: str) -> CommandConfig:
 PLANNED_AT_ENV = "RV_PLANNED_AT"
 
 
-def run_command(uri: str, tmp_dir: str | None = None) -> CommandConfig:
+def run_command(uri: str, tmp_dir: str | None = None, planned_at: float | None = None) -> CommandConfig:
     """Load the command at ``uri``, run it through its registered implementation, then write its stamp.
 
     The command runs under a :class:`rv.command.lock.CommandLock` on its
     outputs. When another run holds the lock, this waits; if that run
     finished the same command (an identical config, every output there),
     the work is not done twice.
+
+    ``planned_at`` is when the runner made its plan (a stamp written after it
+    came from another run); by default it is read from :data:`PLANNED_AT_ENV`,
+    which the ``local`` runner sets for its subprocesses. The ``inprocess``
+    runner calls this function directly and passes it.
     """
     import os
 
@@ -84,7 +89,8 @@ def run_command(uri: str, tmp_dir: str | None = None) -> CommandConfig:
     before = read_stamp(config.stamp_uri)
     with CommandLock(config.command_uri, name):
         stamp = read_stamp(config.stamp_uri)
-        planned_at = _float_or_none(os.environ.get(PLANNED_AT_ENV))
+        if planned_at is None:
+            planned_at = _float_or_none(os.environ.get(PLANNED_AT_ENV))
         done_elsewhere = stamp is not None and (
             stamp != before
             or (planned_at is not None and isinstance(stamp.get("finished_at"), (int, float))

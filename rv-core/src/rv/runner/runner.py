@@ -1,12 +1,17 @@
-"""The Runner base class."""
+"""The Runner base class and what the runners that run commands on this machine share."""
 
 from __future__ import annotations
 
+import sys
+import time
 from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
 
 import attrs
 
-from rv.command.dag import CommandPlan
+from rv.command.dag import CommandPlan, PlannedCommand
+from rv.errors import RunnerError
 
 
 @attrs.define
@@ -24,9 +29,15 @@ class Runner(ABC):
 
     Every runner first writes each command config to its
     ``command-config.json`` (see :func:`write_command_configs`), then runs
-    ``rv run_command <uri>`` for each command somewhere, respecting
-    ``depends_on``.
+    each command from that file, respecting ``depends_on``: ``rv run_command
+    <uri>`` somewhere (a subprocess, a Batch job), or
+    :func:`rv.command.run_command.run_command` in this process.
     """
+
+    #: True when :meth:`run` returns with every command finished (``local``,
+    #: ``inprocess``), so ``rv run`` reports them run and prints the EVAL
+    #: scores; False when it only submits them (``aws_batch``).
+    runs_here: ClassVar[bool] = False
 
     @abstractmethod
     def run(self, plan: CommandPlan, options: RunOptions) -> None:
@@ -56,3 +67,89 @@ def write_experiment_configs(experiments) -> None:
 
     for exp in experiments:
         file_utils.write_text(f"{exp.root_uri.rstrip('/')}/experiments/{exp.id}.json", config_to_json(exp.resolved()))
+
+
+def say_nothing_to_run() -> None:
+    """What a runner prints when every command of the plan is up to date."""
+    print("rv: nothing to run: every command's outputs exist from an identical config (use -r to rerun).",
+          file=sys.stderr)
+
+
+def command_failed_error(pc: PlannedCommand, how: str, log_path: Path | str | None = None) -> RunnerError:
+    """The error that stops a run when ``pc`` failed ``how`` (``"with exit code 1"``, ``"in this process: ..."``).
+
+    It names the command, its experiments, where its output was logged (when
+    it was), its config and the command that reruns it alone.
+    """
+    uri = pc.config.config_uri
+    where = f"Its log is {log_path}; its config is" if log_path else "Its config is"
+    return RunnerError(
+        f"{pc.config.command_type} {pc.config.key} (experiment {', '.join(pc.experiment_ids)}) failed {how}. "
+        f"{where} {uri} (rerun it alone with: rv run_command {uri}). Commands after it were not run."
+    )
+
+
+class CommandStatusDisplay:
+    """One line per command: a rich row (spinner, status, elapsed time) on a terminal, plain lines otherwise.
+
+    Bars follow :func:`rv.progress.display_mode` (a terminal, or
+    ``RV_PROGRESS=1``). Without them — CI logs, a batch job, tests — each
+    command gets a ``rv: [CHIP key] starting`` and a ``... done (12.3 s)``
+    (or ``failed``) line on stderr, between its streamed output.
+    """
+
+    def __init__(self, plan: CommandPlan, todo: list[PlannedCommand]) -> None:
+        from rv.progress import display_mode
+
+        self.plan = plan
+        self.todo = todo
+        self.bars = display_mode() == "bars"
+        self.started: dict[int, float] = {}
+        self.rows: dict[int, int] = {}
+        self.width = 0
+        self.progress: Any = None
+
+    def __enter__(self) -> CommandStatusDisplay:
+        if self.bars:
+            from rv.progress import Progress
+
+            self.progress = Progress().__enter__()
+            index = {id(pc): i for i, pc in enumerate(self.plan.commands)}
+            self.width = max(len(pc.name) for pc in self.todo)
+            for pc in self.todo:  # every command to run has its row from the start: waiting, running, done
+                self.rows[index[id(pc)]] = self.progress.add_task(f"{pc.name:<{self.width}}  waiting", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            for i in self.rows:
+                if i not in self.started:  # an earlier command failed (or the run was interrupted)
+                    self._describe(i, "not run")
+            self.progress.__exit__(*exc)
+
+    def _describe(self, i: int, state: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.rows[i], description=f"{self.plan.commands[i].name:<{self.width}}  {state}")
+
+    def start(self, i: int) -> None:
+        self.started[i] = time.monotonic()
+        if self.progress is not None:
+            self._describe(i, "running")
+        else:
+            print(f"rv: [{self.plan.commands[i].name}] starting", file=sys.stderr, flush=True)
+
+    def output(self, i: int, line: str) -> None:
+        """The command's latest output line, shown in its row (bars only)."""
+        text = line.strip()
+        if self.progress is not None and text:
+            self._describe(i, "running: " + (text if len(text) <= 60 else text[:59] + "…"))
+
+    def finish(self, i: int, ok: bool, log_path: Path | None = None) -> None:
+        seconds = time.monotonic() - self.started.get(i, time.monotonic())
+        state = f"done ({seconds:.1f} s)" if ok else f"failed after {seconds:.1f} s" + (
+            f" (log: {log_path})" if log_path else "")
+        if self.progress is not None:
+            self._describe(i, state)
+            self.progress.update(self.rows[i], total=1, completed=1)
+        else:
+            print(f"rv: [{self.plan.commands[i].name}] {state}", file=sys.stderr, flush=True)

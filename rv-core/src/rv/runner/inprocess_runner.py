@@ -1,0 +1,67 @@
+"""The ``inprocess`` runner: every command of the graph in the calling process, one after the other.
+
+Each command runs from its ``command-config.json`` through
+:func:`rv.command.run_command.run_command`, as ``rv run_command`` runs it in
+the ``local`` runner's subprocess: the same loading and plugin checks, the
+same lock on its outputs, the same stamp. What differs is what a process
+costs: torch and the plugins are imported once for the whole run, and a
+backend may keep what one command made for the next (rv-pytorch hands the
+network TRAIN has just written to PREDICT instead of reading it back). That
+suits quick runs, notebooks and debugging (a breakpoint in a command stops
+right there). The ``local`` runner keeps a subprocess per command for
+isolation (a crash, a leak or a global setting stays in its command) and
+for ``-j``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from rv.command.dag import CommandPlan
+from rv.errors import RVError
+from rv.runner.runner import (
+    CommandStatusDisplay,
+    Runner,
+    RunOptions,
+    command_failed_error,
+    say_nothing_to_run,
+    write_command_configs,
+)
+
+
+class InProcessRunner(Runner):
+    """Run the graph in this process, one command after another (torch imported once, TRAIN's network
+    handed to PREDICT); stop at the first command that fails. For quick runs, notebooks and debugging."""
+
+    runs_here = True
+
+    def run(self, plan: CommandPlan, options: RunOptions) -> None:
+        from rv.command.run_command import run_command
+
+        todo = plan.to_run()
+        if not todo:
+            say_nothing_to_run()
+            return
+        if options.parallelism > 1:
+            print(f"rv: the inprocess runner runs one command at a time; -j {options.parallelism} is ignored "
+                  f"(rv run local -j {options.parallelism} runs independent commands in parallel).",
+                  file=sys.stderr, flush=True)
+        write_command_configs(plan)
+        index = {id(pc): i for i, pc in enumerate(plan.commands)}
+        # plan.commands is in topological order: each command's dependencies come before it.
+        with CommandStatusDisplay(plan, todo) as status:
+            for pc in todo:
+                i = index[id(pc)]
+                status.start(i)
+                try:
+                    run_command(pc.config.config_uri, options.tmp_dir, planned_at=plan.made_at)
+                except Exception as e:
+                    status.finish(i, ok=False)
+                    if not isinstance(e, RVError):
+                        # Not one of rv's explained errors: the traceback is what the local
+                        # runner's log would hold, so it is shown before the run stops.
+                        traceback.print_exc(file=sys.stderr)
+                    cause = str(e) if isinstance(e, RVError) else f"{type(e).__name__}: {e}"
+                    raise command_failed_error(pc, f"in this process: {cause.rstrip().rstrip('.')}") from e
+                status.finish(i, ok=True)

@@ -1,0 +1,93 @@
+"""``rv:load_experiment`` in real QGIS: layers, names, groups, CRS and styles of a real experiment."""
+
+from __future__ import annotations
+
+import rasterio
+
+LOAD_ALL = """
+    feedback = QgsProcessingFeedback()
+    out = processing.run("rv:load_experiment", {"EXPERIMENT": os.environ["EXPERIMENT"]}, feedback=feedback)
+    project = QgsProject.instance()
+    groups = {g.name(): [l.name() for l in g.findLayers()] for g in project.layerTreeRoot().findGroups()}
+    layers = {l.name(): describe(l) for l in project.mapLayers().values()}
+    result({"loaded": out["LOADED"], "groups": groups, "layers": layers, "project_crs": project.crs().authid()})
+"""
+
+#: the experiment's class map as QGIS shows it: value, colour, name
+CLASSES = [[1, "#006400", "forest"], [2, "#90ee90", "grass"], [3, "#808080", "urban"], [4, "#0000ff", "water"]]
+
+
+def test_layers_are_named_grouped_and_styled_as_in_raster_vision(run_qgis, landcover_run):
+    got = run_qgis(LOAD_ALL, EXPERIMENT=landcover_run.experiment)
+
+    assert got["groups"] == {
+        "train-tile4-train": ["train-tile4-train-aoi", "train-tile4-train-ground_truth", "train-tile4-train"],
+        "val-tile4-valid": ["val-tile4-valid-predictions-polygons", "val-tile4-valid-predictions",
+                            "val-tile4-valid-ground_truth", "val-tile4-valid"],
+    }
+    assert got["loaded"] == 7
+    layers = got["layers"]
+    with rasterio.open(landcover_run.image) as image:
+        crs = f"EPSG:{image.crs.to_epsg()}"
+    assert got["project_crs"] == crs
+    for name in ("train-tile4-train", "val-tile4-valid", "val-tile4-valid-ground_truth", "val-tile4-valid-predictions"):
+        assert layers[name]["crs"] == crs, name
+    # the image as the model saw it: channel order [2, 1, 0] as red, green, blue
+    assert layers["val-tile4-valid"]["renderer"] == "multibandcolor"
+    assert layers["val-tile4-valid"]["bands"] == [3, 2, 1]
+    for name in ("train-tile4-train-ground_truth", "val-tile4-valid-ground_truth", "val-tile4-valid-predictions"):
+        assert layers[name]["renderer"] == "paletted", name
+        assert layers[name]["classes"] == CLASSES, name
+    polygons = layers["val-tile4-valid-predictions-polygons"]
+    assert polygons["renderer"] == "categorizedSymbol"
+    assert polygons["field"] == "class_id"
+    assert polygons["classes"] == CLASSES
+    assert layers["train-tile4-train-aoi"]["renderer"] == "singleSymbol"
+
+
+SELECT = """
+    project = QgsProject.instance()
+    out = processing.run("rv:load_experiment", {
+        "EXPERIMENT": os.environ["EXPERIMENT"], "SPLITS": [1], "LAYERS": [1, 2], "SCENES": "tile4-valid",
+        "STYLE_PROFILE": "grey"})
+    names = sorted(l.name() for l in project.mapLayers().values())
+    truth = project.mapLayersByName("val-tile4-valid-ground_truth")[0]
+    errors = {}
+    for name, params in {
+        "unknown_scene": {"SCENES": "tile9"},
+        "missing_file": {"EXPERIMENT": os.path.join(os.path.dirname(os.environ["EXPERIMENT"]), "gone.json")},
+        "not_an_experiment": {"EXPERIMENT": os.environ["NOT_EXPERIMENT"]},
+        "unknown_profile": {"STYLE_PROFILE": "nope"},
+    }.items():
+        try:
+            processing.run("rv:load_experiment", dict({"EXPERIMENT": os.environ["EXPERIMENT"]}, **params))
+            errors[name] = None
+        except QgsProcessingException as exc:
+            errors[name] = str(exc)
+    result({"names": names, "truth_renderer": truth.renderer().type(), "errors": errors})
+"""
+
+
+def test_choose_scenes_layers_and_a_style_profile_and_bad_inputs_are_messages(run_qgis, landcover_run, tmp_path):
+    # A style profile: a QML (single band grey) for the ground truth layers.
+    qml = tmp_path / "grey.qml"
+    make_qml = f"""
+    layer = QgsRasterLayer({str(landcover_run.predictions)!r}, "p")
+    from qgis.core import QgsSingleBandGrayRenderer
+    layer.setRenderer(QgsSingleBandGrayRenderer(layer.dataProvider(), 1))
+    layer.saveNamedStyle({str(qml)!r})
+    plugin_settings = __import__("rv.settings", fromlist=["x"])
+    plugin_settings.set_style_profiles({{"grey": {{"ground_truth": {str(qml)!r}}}}})
+    """
+    not_experiment = tmp_path / "eval.json"
+    not_experiment.write_text('{"overall": {}}', encoding="utf-8")
+    got = run_qgis(make_qml + SELECT, EXPERIMENT=landcover_run.experiment, NOT_EXPERIMENT=not_experiment)
+
+    assert got["names"] == ["val-tile4-valid-ground_truth", "val-tile4-valid-predictions",
+                            "val-tile4-valid-predictions-polygons"]
+    assert got["truth_renderer"] == "singlebandgray"
+    errors = got["errors"]
+    assert "no scene tile9" in errors["unknown_scene"] and "tile4-train, tile4-valid" in errors["unknown_scene"]
+    assert "experiments/gone.json does not exist" in errors["missing_file"]
+    assert "is not an rv experiment config" in errors["not_an_experiment"]
+    assert "no style profile 'nope'" in errors["unknown_profile"] and "grey" in errors["unknown_profile"]
