@@ -30,7 +30,8 @@ from torch.utils.data import Dataset
 from rv import keys
 from rv.errors import ConfigError, DataError
 
-IGNORE_INDEX = 255
+#: label of pixels that no class covers: rv's IGNORE_CLASS_ID, skipped by losses and metrics
+IGNORE_INDEX = keys.IGNORE_CLASS_ID
 MANIFEST_NAME = "chips.json"
 SPLITS = ("train", "valid")
 AUGMENTATIONS = ("flip", "rot90", "color")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
-IGNORE_INDEX = 255
+from rv.keys import IGNORE_CLASS_ID as IGNORE_INDEX  # pixels no class covers: skipped by every metric
 
 
 def predicted_class(logits: torch.Tensor) -> torch.Tensor:
