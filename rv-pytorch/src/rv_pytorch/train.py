@@ -380,22 +380,23 @@ def train(
     num_epochs, total_steps = plan.num_epochs, plan.total_steps
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(options.schedule, s, total_steps, options.warmup_fraction)
-    )
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
 
     checkpoint_path = output_dir / CHECKPOINT_NAME
     log_path = output_dir / LOG_NAME
     epoch, step, history = 0, 0, []
-    if checkpoint_path.exists() and not options.replace_model:
+    resumed = checkpoint_path.exists() and not options.replace_model
+    if resumed:
         epoch, step, history = _resume(checkpoint_path, model, optimizer, scaler, device)
-        # The schedule is a function of the step: set it at the resumed step
-        # (also right when num_epochs/num_steps changed since the checkpoint).
-        scheduler.last_epoch = step
-        for group, base_lr, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
-            group["lr"] = base_lr * factor(step)
-        scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+    # The schedule is a function of the step: built at the (resumed) step through the scheduler's
+    # public last_epoch argument, scaling today's peak lr (also right when num_epochs/num_steps
+    # or lr changed since the checkpoint).
+    for group in optimizer.param_groups:
+        group["initial_lr"] = options.lr
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(options.schedule, s, total_steps, options.warmup_fraction), last_epoch=step - 1
+    )
+    if resumed:
         log.info("Resuming from %s at epoch %d, step %d", checkpoint_path, epoch, step)
         if history:
             _write_log(log_path, history)
