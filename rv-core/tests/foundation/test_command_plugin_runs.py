@@ -27,13 +27,33 @@ PLUGIN = """
     MARKER = "cmdplugin-ran"
 
 
+    def _meet(barrier, key, timeout):
+        # Wait until another command is running at the same time (or the timeout); record it.
+        # <key>.running exists while this command waits; meeting is seeing two of them, or the
+        # .met file of a command that saw this one. Commands run one after the other never meet.
+        me = os.path.join(barrier, key + ".running")
+        open(me, "w").close()
+        deadline = time.time() + timeout
+        met = False
+        while time.time() < deadline and not met:
+            names = os.listdir(barrier)
+            met = sum(n.endswith(".running") for n in names) >= 2 or any(
+                n.endswith(".met") and n != key + ".met" for n in names)
+            if not met:
+                time.sleep(0.02)
+        if met:
+            open(os.path.join(barrier, key + ".met"), "w").close()
+        os.remove(me)
+
+
     def _run(config, tmp_dir):
         start = time.time()
         fail = os.environ.get("CMDPLUGIN_FAIL", "")
         if fail == config.command_type:
             raise RuntimeError(f"cmdplugin exploded in {config.command_type} {config.key}")
-        if config.command_type in os.environ.get("CMDPLUGIN_SLEEP", "").split(","):
-            time.sleep(1.0)
+        barrier = os.environ.get("CMDPLUGIN_BARRIER_DIR")
+        if barrier and config.command_type in os.environ.get("CMDPLUGIN_BARRIER", "").split(","):
+            _meet(barrier, config.key, float(os.environ.get("CMDPLUGIN_BARRIER_TIMEOUT", "60")))
         for uri in config.outputs():
             os.makedirs(os.path.dirname(uri), exist_ok=True)
             tmp = uri + ".tmp-cmdplugin"
@@ -63,7 +83,7 @@ def plugin_env(fake_distribution, legacy_fake_backend, monkeypatch):
     existing = os.environ.get("PYTHONPATH", "")
     monkeypatch.setenv("PYTHONPATH", str(site) + (os.pathsep + existing if existing else ""))
     monkeypatch.setenv("COLUMNS", "200")
-    for name in ("CMDPLUGIN_FAIL", "CMDPLUGIN_SLEEP"):
+    for name in ("CMDPLUGIN_FAIL", "CMDPLUGIN_BARRIER", "CMDPLUGIN_BARRIER_DIR", "CMDPLUGIN_BARRIER_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     return site
 
@@ -112,23 +132,19 @@ def test_plugin_implementations_run_every_command_then_nothing_runs(plugin_env, 
     assert "starting" not in second.stderr
 
 
-def _interval(root_uri, key):
-    start, end = map(float, (Path(root_uri) / "analyze" / key / "cmdplugin-times.txt").read_text().split())
-    assert end - start >= 0.9  # the implementation slept
-    return start, end
-
-
 @pytest.mark.parametrize("jobs", [2, 1])
-def test_independent_commands_overlap_only_with_j2(plugin_env, experiment_file, root_uri, jobs):
-    result = rv_run(experiment_file, root_uri, "analyze", "-j", str(jobs), env={"CMDPLUGIN_SLEEP": "ANALYZE"})
+def test_independent_commands_overlap_only_with_j2(plugin_env, experiment_file, root_uri, jobs, tmp_path):
+    """A barrier, not a race against start-up: with -j 2 both ANALYZE commands are seen running at once;
+    with -j 1 neither ever meets the other (each waits 1.5 s alone, then goes on)."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {"CMDPLUGIN_BARRIER": "ANALYZE", "CMDPLUGIN_BARRIER_DIR": str(barrier),
+           "CMDPLUGIN_BARRIER_TIMEOUT": "60" if jobs == 2 else "1.5"}
+    result = rv_run(experiment_file, root_uri, "analyze", "-j", str(jobs), env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "cmdplugin-ran ANALYZE short" in result.stdout and "cmdplugin-ran ANALYZE long" in result.stdout
-    (s1, e1), (s2, e2) = _interval(root_uri, "short"), _interval(root_uri, "long")
-    overlap = min(e1, e2) - max(s1, s2)
-    if jobs == 2:
-        assert overlap > 0, (s1, e1, s2, e2)  # run one after the other, the overlap is negative
-    else:
-        assert overlap < 0, (s1, e1, s2, e2)
+    met = sorted(p.name for p in barrier.iterdir())
+    assert met == (["long.met", "short.met"] if jobs == 2 else []), met
 
 
 def test_progress_bars_show_each_command_done(plugin_env, experiment_file, root_uri):
