@@ -27,10 +27,8 @@ nothing. Settings come from the ``[AWS_BATCH]`` section of rv's settings
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,26 +189,11 @@ class BatchJob:
 
 
 def job_name(planned: PlannedCommand) -> str:
-    """The Batch job name of a command: ``<experiment id>-<command>[-<key>]``.
+    """The Batch job name of a command: ``<experiment id>-<command>[-<key>]``
+    (:func:`rv.runner.runner.cluster_job_name` with Batch's characters and its 128-character limit)."""
+    from rv.runner.runner import cluster_job_name
 
-    The key is added when it differs from the experiment id (a CHIP shared
-    by several experiments under its own key). Characters Batch refuses
-    become ``-``; a name over 128 characters is cut and ends with a hash of
-    the whole, so different commands keep different names.
-    """
-    config = planned.config
-    experiment = planned.experiment_ids[0] if planned.experiment_ids else config.experiment_id
-    parts = [p for p in (experiment, config.command_type.lower()) if p]
-    if config.key and config.key != experiment:
-        parts.append(config.key)
-    full = "-".join(parts)
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", full).strip("-_")
-    if not name[:1].isalnum():
-        name = f"rv-{name}".rstrip("-")
-    if len(name) > MAX_JOB_NAME_LENGTH:
-        digest = hashlib.sha1(full.encode()).hexdigest()[:8]
-        name = f"{name[: MAX_JOB_NAME_LENGTH - 9].rstrip('-_')}-{digest}"
-    return name
+    return cluster_job_name(planned, "A-Za-z0-9_-", MAX_JOB_NAME_LENGTH)
 
 
 def _is_local(uri: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import re
@@ -67,24 +66,11 @@ def job_record_uri(planned: PlannedCommand) -> str:
 
 
 def job_name(planned: PlannedCommand) -> str:
-    """The job name of a command: ``<experiment id>-<command>[-<key>]``.
+    """The job name of a command: ``<experiment id>-<command>[-<key>]``
+    (:func:`rv.runner.runner.cluster_job_name`; letters, digits, ``_``, ``.`` and ``-``)."""
+    from rv.runner.runner import cluster_job_name
 
-    The key is added when it differs from the experiment id (a CHIP shared by
-    several experiments under its own key). Characters other than letters,
-    digits, ``_``, ``.`` and ``-`` become ``-``; a long name is cut and ends
-    with a hash of the whole, so different commands keep different names.
-    """
-    config = planned.config
-    experiment = planned.experiment_ids[0] if planned.experiment_ids else config.experiment_id
-    parts = [p for p in (experiment, config.command_type.lower()) if p]
-    if config.key and config.key != experiment:
-        parts.append(config.key)
-    full = "-".join(parts)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", full).strip("-_.") or "rv"
-    if len(name) > MAX_JOB_NAME_LENGTH:
-        digest = hashlib.sha1(full.encode()).hexdigest()[:8]
-        name = f"{name[: MAX_JOB_NAME_LENGTH - 9].rstrip('-_.')}-{digest}"
-    return name
+    return cluster_job_name(planned, "A-Za-z0-9_.-", MAX_JOB_NAME_LENGTH)
 
 
 def log_path(planned: PlannedCommand, name: str, settings: SlurmSettings) -> str:

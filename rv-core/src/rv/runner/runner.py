@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -153,3 +155,29 @@ class CommandStatusDisplay:
             self.progress.update(self.rows[i], total=1, completed=1)
         else:
             print(f"rv: [{self.plan.commands[i].name}] {state}", file=sys.stderr, flush=True)
+
+
+def cluster_job_name(planned: PlannedCommand, allowed: str = "A-Za-z0-9_-", max_length: int = 128) -> str:
+    """A scheduler's job name for a command: ``<experiment id>-<command>[-<key>]``.
+
+    The key is added when it differs from the experiment id (a CHIP shared
+    by several experiments under its own key). Characters outside
+    ``allowed`` (a regex character class body) become ``-``; a name over
+    ``max_length`` is cut and ends with a hash of the whole, so different
+    commands keep different names. Runners of clusters (AWS Batch, Slurm)
+    name their jobs with it, each with its scheduler's rules.
+    """
+    config = planned.config
+    experiment = planned.experiment_ids[0] if planned.experiment_ids else config.experiment_id
+    parts = [p for p in (experiment, config.command_type.lower()) if p]
+    if config.key and config.key != experiment:
+        parts.append(config.key)
+    full = "-".join(parts)
+    edges = "-_" + ("." if "." in allowed else "")
+    name = re.sub(rf"[^{allowed}]+", "-", full).strip(edges)
+    if not name[:1].isalnum():
+        name = f"rv-{name}".rstrip("-")
+    if len(name) > max_length:
+        digest = hashlib.sha1(full.encode()).hexdigest()[:8]
+        name = f"{name[: max_length - 9].rstrip(edges)}-{digest}"
+    return name
