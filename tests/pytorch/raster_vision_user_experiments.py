@@ -1,10 +1,14 @@
-"""Building segmentation as a Raster Vision 0.8 user writes it, straight from that documentation.
+"""Experiments as a Raster Vision 0.8 user writes them, straight from that documentation.
 
 The class map names a background class but sets no background class id; the
 labels are the footprint file as it comes (no class property), given to the
 scenes as a bare GeoJSON URI. ``exp_buildings_without_background`` is the
 same experiment with only the building class, so that the pixels no
 footprint covers have no class at all.
+
+``exp_trees`` is object detection with ``window_method="sliding"`` and
+``exp_building_cells`` chip classification, both on label files without a
+class property (the test writes the tree boxes that way and passes the URI).
 
 Run by ``tests/pytorch/test_raster_vision_user_segmentation.py`` with
 ``rv run local tests/pytorch/raster_vision_user_experiments.py -m <method> -a root_uri OUT``
@@ -68,6 +72,56 @@ class BuildingsExperimentSet(rv.ExperimentSet):
                                   .with_backend(backend) \
                                   .with_dataset(dataset) \
                                   .with_stats_analyzer() \
+                                  .build()
+
+
+class DetectionAndCellsExperimentSet(rv.ExperimentSet):
+    def exp_trees(self, root_uri, label_uri, steps=2):
+        image_uri = str(BASE_URI.parent / "trees" / "neon_osbs_029.tif")
+        task = rv.TaskConfig.builder(rv.OBJECT_DETECTION) \
+                            .with_chip_size(100) \
+                            .with_classes({"tree": (1, "yellow")}) \
+                            .with_chip_options(window_method="sliding") \
+                            .build()
+        backend = rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION) \
+                                  .with_task(task) \
+                                  .with_model_defaults(rv.RESNET18) \
+                                  .with_batch_size(4) \
+                                  .with_num_steps(int(steps)) \
+                                  .with_train_options(do_monitoring=False) \
+                                  .build()
+        return self.single_scene_experiment("trees", task, backend, image_uri, label_uri, root_uri)
+
+    def exp_building_cells(self, root_uri, steps=2):
+        task = rv.TaskConfig.builder(rv.CHIP_CLASSIFICATION) \
+                            .with_chip_size(256) \
+                            .with_classes({"building": (1, "red"), "background": (0, "black")}) \
+                            .build()
+        backend = rv.BackendConfig.builder(rv.PYTORCH_CHIP_CLASSIFICATION) \
+                                  .with_task(task) \
+                                  .with_model_defaults(rv.RESNET18) \
+                                  .with_batch_size(4) \
+                                  .with_num_steps(int(steps)) \
+                                  .with_train_options(do_monitoring=False) \
+                                  .build()
+        return self.single_scene_experiment("building-cells", task, backend, f"{BASE_URI}/kampala_oam_a.tif",
+                                            f"{BASE_URI}/kampala_buildings.geojson", root_uri)
+
+    def single_scene_experiment(self, exp_id, task, backend, image_uri, label_uri, root_uri):
+        scene = rv.SceneConfig.builder() \
+                              .with_task(task) \
+                              .with_raster_source(image_uri) \
+                              .with_label_source(label_uri)
+        dataset = rv.DatasetConfig.builder() \
+                                  .with_train_scenes([scene.with_id("train_scene").build()]) \
+                                  .with_validation_scenes([scene.with_id("val_scene").build()]) \
+                                  .build()
+        return rv.ExperimentConfig.builder() \
+                                  .with_id(exp_id) \
+                                  .with_root_uri(root_uri) \
+                                  .with_task(task) \
+                                  .with_backend(backend) \
+                                  .with_dataset(dataset) \
                                   .build()
 
 
