@@ -42,6 +42,7 @@ system default; :func:`tmp_dir` returns it.
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import tempfile
@@ -71,67 +72,36 @@ def env_name(section: str, option: str) -> str:
 
 
 def parse_dotenv(text: str, path: str = ".env") -> dict[str, str]:
-    """Parse the text of a ``.env`` file into a dict.
+    """Parse the text of a ``.env`` file into a dict, with python-dotenv's parser.
 
-    Understands ``KEY=VALUE`` lines, an optional leading ``export``, ``#``
-    comments (whole line, or after an unquoted value preceded by a space),
-    and single- or double-quoted values (double quotes understand ``\\n``,
-    ``\\t``, ``\\"`` and ``\\\\``). Raises :class:`rv.errors.ConfigError`
-    naming ``path`` and the line for a line that is not ``KEY=VALUE``.
+    ``KEY=VALUE`` lines, an optional leading ``export``, ``#`` comments and
+    quoted values are read as python-dotenv reads them; ``${VAR}`` is not
+    expanded. A line python-dotenv cannot parse (not ``KEY=VALUE``, a quote
+    never closed) raises :class:`rv.errors.ConfigError` naming ``path`` and
+    the line, instead of being skipped with a log message.
     """
+    from dotenv.parser import parse_stream
+
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key or not key.replace("_", "").replace(".", "").isalnum():
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.string.strip()
+        if binding.key is None and not binding.error:
+            continue  # a blank or comment line
+        if binding.error or binding.value is None:
+            unclosed = line.partition("=")[2].lstrip()[:1] in ("'", '"')
+            why = (
+                "opens a quoted value that is never closed (close the quote on the same line)"
+                if unclosed
+                else "is not a KEY=VALUE assignment"
+            )
             raise ConfigError(
-                f"Line {number} of {path} is not a KEY=VALUE assignment: {raw!r}. "
+                f"Line {binding.original.line} of {path} {why}: {line!r}. "
                 "Write one setting per line as SECTION_OPTION=value "
                 "(for example RV_MODEL_DEFAULTS_URI=s3://bucket/defaults.json), "
                 "or start the line with # to make it a comment."
             )
-        values[key] = _dotenv_value(value.strip(), path, number)
+        values[binding.key] = binding.value
     return values
-
-
-def _dotenv_value(value: str, path: str, number: int) -> str:
-    if value[:1] in ("'", '"'):
-        quote = value[0]
-        end = value.find(quote, 1)
-        if quote == '"':
-            # Find the closing quote that is not escaped.
-            end = 1
-            while end < len(value) and value[end] != '"':
-                end += 2 if value[end] == "\\" else 1
-        if end >= len(value) or end < 0:
-            raise ConfigError(
-                f"Line {number} of {path} opens a {quote} quoted value that is never "
-                f"closed: {value!r}. Close the quote on the same line."
-            )
-        inner = value[1:end]
-        if quote == '"':
-            escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
-            out, i = [], 0
-            while i < len(inner):
-                char = inner[i]
-                if char == "\\" and i + 1 < len(inner) and inner[i + 1] in escapes:
-                    out.append(escapes[inner[i + 1]])
-                    i += 2
-                else:
-                    out.append(char)
-                    i += 1
-            inner = "".join(out)
-        return inner
-    # Unquoted: a comment starts at " #" so that URLs with '#' survive.
-    comment = value.find(" #")
-    if comment >= 0:
-        value = value[:comment]
-    return value.strip()
 
 
 def parse_list(value: str | list | tuple | None) -> list[str]:
