@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import nox
-import nox.command
 
 ROOT = Path(__file__).parent
 PACKAGES = ["rv-core", "rv-cli", "rv-geojson", "rv-pytorch", "rv-aws"]
-# rv-core depends on rv-cli and rv-geojson, so those three always go together.
-CORE = ["rv-core", "rv-cli", "rv-geojson"]
+# The rv application (rv-app: rv-core, rv-cli, rv-geojson) comes with every package's tests.
+CORE = ["rv-core", "rv-cli", "rv-geojson", "rv-app"]
 PACKAGES_TESTS = [f"{p}/tests" for p in PACKAGES]
 CONSTRAINTS = ["-c", str(ROOT / "requirements.lock"), "-c", str(ROOT / "constraints.txt")]
-TEST_DEPS = ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.3", "moto[server]>=5", "psutil>=5.9"]
+# Test, lint and docs tools: the same file scripts/setup.sh installs into .venv.
+DEV_REQUIREMENTS = ["-r", str(ROOT / "requirements-dev.txt")]
 PYTHON = "3.11"
 
 # The default run (CI's): everything but the tests marked slow, which train real models for
@@ -30,29 +29,10 @@ nox.options.sessions = ["lint", "tests", "integration", "quality", "wheels", "do
 nox.options.error_on_missing_interpreters = True
 
 
-# Installs come over the network: let pip retry and resume interrupted downloads for longer
-# than its defaults (a 16 MB wheel cut off six times in a row failed a CI run), and retry the
-# whole install a few times, reusing what pip's cache already holds.
-PIP_ENV = {"PIP_RETRIES": "10", "PIP_RESUME_RETRIES": "20", "PIP_TIMEOUT": "60"}
-ATTEMPTS = 4
-
-
-def _retry(session: nox.Session, run, *args: str, **kwargs) -> None:
-    env = {**PIP_ENV, **kwargs.pop("env", {})}
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            run(*args, env=env, **kwargs)
-            return
-        except nox.command.CommandFailed:
-            if attempt == ATTEMPTS:
-                raise
-            session.warn(f"install failed (attempt {attempt} of {ATTEMPTS}); retrying in {10 * attempt} s")
-            time.sleep(10 * attempt)
-
-
-def _pip(session: nox.Session, *args: str) -> None:
-    """`pip install` into the session's environment, with retries."""
-    _retry(session, session.install, *args)
+def _pip(session: nox.Session, *args: str, python: str | None = None) -> None:
+    """``pip ARGS`` with the session's Python (or ``python``), through scripts/pip.sh: its retries and resumes."""
+    python = python or os.path.join(session.bin, "python")
+    session.run("bash", str(ROOT / "scripts" / "pip.sh"), python, *args, external=True)
 
 
 def _editable(*packages: str) -> list[str]:
@@ -64,13 +44,13 @@ def _editable(*packages: str) -> list[str]:
 
 def _install(session: nox.Session, *packages: str) -> None:
     wanted = list(dict.fromkeys([*CORE, *packages]))
-    _pip(session, *CONSTRAINTS, *_editable(*wanted), *TEST_DEPS)
+    _pip(session, "install", *CONSTRAINTS, *_editable(*wanted), *DEV_REQUIREMENTS)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over every package."""
-    _pip(session, "ruff>=0.5")
+    _pip(session, "install", *CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
 
 
@@ -106,19 +86,29 @@ def slow(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def wheels(session: nox.Session) -> None:
     """Build wheels of all five packages and install them *by name* into a fresh venv."""
-    _pip(session, "build>=1.0")
+    _pip(session, "install", "build>=1.0")
     wheelhouse = ROOT / "wheelhouse"
     shutil.rmtree(wheelhouse, ignore_errors=True)
-    for package in PACKAGES:
+    for package in [*PACKAGES, "rv-app"]:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(wheelhouse), str(ROOT / package))
     venv = Path(session.create_tmp()) / "by-name"
     shutil.rmtree(venv, ignore_errors=True)
     session.run("python", "-m", "venv", str(venv))
     py = str(venv / "bin" / "python")
     # pip older than 24 gives up on boto3/aiobotocore's botocore pins; a fresh venv may carry one
-    _retry(session, session.run, py, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=24", external=True)
-    _retry(session, session.run, py, "-m", "pip", "install", "--quiet", *CONSTRAINTS, "--find-links", str(wheelhouse),
-           "rv-core", "rv-pytorch", "rv-aws", external=True)
+    _pip(session, "install", "--quiet", "--upgrade", "pip>=24", python=py)
+    _pip(
+        session,
+        "install",
+        "--quiet",
+        *CONSTRAINTS,
+        "--find-links",
+        str(wheelhouse),
+        "rv-core",
+        "rv-pytorch",
+        "rv-aws",
+        python=py,
+    )
     out = session.run(str(venv / "bin" / "rv"), "plugins", "list", "--json", external=True, silent=True)
     import json
 
@@ -134,19 +124,12 @@ def wheels(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site in strict mode (warnings are errors)."""
     _install(session, *PACKAGES)
-    _pip(session, "mkdocs-material>=9.5")
     session.run("python", "docs/gen_reference.py", "--check")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=False)
 def dev(session: nox.Session) -> None:
-    """A development environment with every package editable: .venv."""
-    _pip(session, "virtualenv")
-    venv = ROOT / ".venv"
-    if not venv.exists():
-        session.run("python", "-m", "venv", str(venv))
-    py = str(venv / "bin" / "python")
-    _retry(session, session.run, py, "-m", "pip", "install", *CONSTRAINTS, *_editable(*PACKAGES), *TEST_DEPS, "ruff",
-           "mkdocs-material", external=True)
-    session.log(f"activate with: source {os.path.relpath(venv)}/bin/activate")
+    """The development environment .venv, every package editable: scripts/setup.sh, as CI makes it."""
+    session.run("bash", str(ROOT / "scripts" / "setup.sh"), external=True)
+    session.log(f"activate with: source {os.path.relpath(ROOT / '.venv')}/bin/activate")

@@ -4,7 +4,7 @@ Prints the figures, each beside a baseline measured in the same run, and a
 PASS/FAIL per target (issue 19). Exits 0 whatever it finds.
 
 1. **Merging on 100,000 boxes.** What PREDICT does with the boxes of every
-   window: class-aware NMS, ``rv_pytorch.predict.class_aware_nms``
+   window: class-aware NMS, ``rv_pytorch.merging.class_aware_nms``
    (``torchvision.ops.batched_nms``; beyond 8,192 boxes run on groups of
    boxes that cannot suppress each other, a few hundred boxes per kernel
    call), and ``merge_detections`` itself (that NMS, then partial views cut
@@ -76,8 +76,12 @@ def synthetic_detections(num_boxes: int, seed: int = 0, size: float = 20000.0, v
     scores = rng.uniform(0.05, 1.0, len(boxes))
     cut = rng.random(len(boxes)) < 0.1
     order = rng.permutation(len(boxes))
-    return (torch.from_numpy(boxes[order]).float(), torch.from_numpy(scores[order]).float(),
-            torch.from_numpy(class_ids[order]).long(), torch.from_numpy(cut[order]))
+    return (
+        torch.from_numpy(boxes[order]).float(),
+        torch.from_numpy(scores[order]).float(),
+        torch.from_numpy(class_ids[order]).long(),
+        torch.from_numpy(cut[order]),
+    )
 
 
 def best_of(fn, repeats: int) -> tuple[float, object]:
@@ -93,7 +97,7 @@ def bench_merging(args, rows: list) -> None:
     import torch
     from torchvision.ops import batched_nms, nms
 
-    from rv_pytorch.predict import class_aware_nms, merge_detections
+    from rv_pytorch.merging import class_aware_nms, merge_detections
 
     boxes, scores, class_ids, cut = synthetic_detections(args.boxes)
     thresh = 0.5
@@ -104,20 +108,49 @@ def bench_merging(args, rows: list) -> None:
     t_batched, reference = best_of(lambda: batched_nms(boxes, scores, class_ids, thresh), args.repeats)
     t_plain, plain = best_of(lambda: nms(boxes, scores, thresh), max(1, args.repeats - 2))
     same = sorted(keep.tolist()) == sorted(reference.tolist())
-    print(f"MERGING {len(boxes):,} boxes ({len(boxes) // 4:,} objects x 4 views, 3 classes, IoU {thresh}), "
-          f"torch {torch.__version__} with {torch.get_num_threads()} thread(s), best of {args.repeats}:")
-    print(f"  rv class_aware_nms {t_rv * 1e3:.0f} ms -> {len(keep):,} kept (the boxes batched_nms keeps: {same}); "
-          f"merge_detections {t_merge * 1e3:.0f} ms -> {len(merged):,} kept (+ cut partial views dropped)")
-    print(f"  baselines: torchvision batched_nms on all the boxes at once {t_batched * 1e3:.0f} ms -> "
-          f"{len(reference):,} kept; nms ignoring classes {t_plain * 1e3:.0f} ms -> {len(plain):,} kept")
+    print(
+        f"MERGING {len(boxes):,} boxes ({len(boxes) // 4:,} objects x 4 views, 3 classes, IoU {thresh}), "
+        f"torch {torch.__version__} with {torch.get_num_threads()} thread(s), best of {args.repeats}:"
+    )
+    print(
+        f"  rv class_aware_nms {t_rv * 1e3:.0f} ms -> {len(keep):,} kept (the boxes batched_nms keeps: {same}); "
+        f"merge_detections {t_merge * 1e3:.0f} ms -> {len(merged):,} kept (+ cut partial views dropped)"
+    )
+    print(
+        f"  baselines: torchvision batched_nms on all the boxes at once {t_batched * 1e3:.0f} ms -> "
+        f"{len(reference):,} kept; nms ignoring classes {t_plain * 1e3:.0f} ms -> {len(plain):,} kept"
+    )
     label = "100k" if len(boxes) == 100_000 else f"{len(boxes):,}"
-    rows.append((f"batched NMS {label} boxes (class_aware_nms)", f"{t_rv:.3f} s", f"{t_batched:.3f} s b_nms",
-                 f"{t_rv / t_batched:.2f}x", f"< {NMS_TARGET_S:.0f} s, same boxes",
-                 verdict(t_rv < NMS_TARGET_S and same)))
-    rows.append(("  (merge_detections: + cut views)", f"{t_merge:.3f} s", f"{t_batched:.3f} s b_nms",
-                 f"{t_merge / t_batched:.2f}x", f"< {NMS_TARGET_S:.0f} s", verdict(t_merge < NMS_TARGET_S)))
-    rows.append(("  (torchvision nms, classes ignored)", f"{t_plain:.3f} s", f"{t_batched:.3f} s b_nms",
-                 f"{t_plain / t_batched:.2f}x", "", ""))
+    rows.append(
+        (
+            f"batched NMS {label} boxes (class_aware_nms)",
+            f"{t_rv:.3f} s",
+            f"{t_batched:.3f} s b_nms",
+            f"{t_rv / t_batched:.2f}x",
+            f"< {NMS_TARGET_S:.0f} s, same boxes",
+            verdict(t_rv < NMS_TARGET_S and same),
+        )
+    )
+    rows.append(
+        (
+            "  (merge_detections: + cut views)",
+            f"{t_merge:.3f} s",
+            f"{t_batched:.3f} s b_nms",
+            f"{t_merge / t_batched:.2f}x",
+            f"< {NMS_TARGET_S:.0f} s",
+            verdict(t_merge < NMS_TARGET_S),
+        )
+    )
+    rows.append(
+        (
+            "  (torchvision nms, classes ignored)",
+            f"{t_plain:.3f} s",
+            f"{t_batched:.3f} s b_nms",
+            f"{t_plain / t_batched:.2f}x",
+            "",
+            "",
+        )
+    )
 
 
 # ------------------------------------------------------------------ 2. PREDICT
@@ -131,31 +164,52 @@ def detection_setup(image: str, work: str, chip: int, batch: int, score_thresh: 
     from rv_pytorch.data import Normalizer
     from rv_pytorch.model_files import MODEL_CONFIG_NAME, MODEL_NAME, ModelSpec, save_weights
 
-    task = (rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"building": (1, "red")}).with_chip_size(chip)
-            .with_predict_options(score_thresh=score_thresh, merge_thresh=0.5).with_predict_batch_size(batch).build())
+    task = (
+        rv.TaskConfig.builder(rv.OBJECT_DETECTION)
+        .with_classes({"building": (1, "red")})
+        .with_chip_size(chip)
+        .with_predict_options(score_thresh=score_thresh, merge_thresh=0.5)
+        .with_predict_batch_size(batch)
+        .build()
+    )
     train_dir = os.path.join(work, "train")
-    config = (rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(task).with_model_defaults(rv.RESNET18)
-              .build()).evolve(training_output_uri=train_dir)
+    config = (
+        rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(task).with_model_defaults(rv.RESNET18).build()
+    ).evolve(training_output_uri=train_dir)
     backend = config.create(task, work)
-    spec = ModelSpec(backend=config.backend_key, task=rv.OBJECT_DETECTION, encoder=config.encoder,
-                     classes=[{"id": c.id, "name": c.name, "color": c.color} for c in task.classes], num_channels=3,
-                     dtype="uint8", normalizer=Normalizer.for_dtype("uint8", 3).to_dict(), chip_size=chip,
-                     model_options=config.model_options())
+    spec = ModelSpec(
+        backend=config.backend_key,
+        task=rv.OBJECT_DETECTION,
+        encoder=config.encoder,
+        classes=[{"id": c.id, "name": c.name, "color": c.color} for c in task.classes],
+        num_channels=3,
+        dtype="uint8",
+        normalizer=Normalizer.for_dtype("uint8", 3).to_dict(),
+        chip_size=chip,
+        model_options=config.model_options(),
+    )
     os.makedirs(train_dir, exist_ok=True)
     spec.save(os.path.join(train_dir, MODEL_CONFIG_NAME))
     torch.manual_seed(0)
     save_weights(backend.create_model(spec).state_dict(), os.path.join(train_dir, MODEL_NAME))
     backend.load_model(train_dir, work)
     store = rv.LabelStoreConfig.builder(rv.OBJECT_DETECTION_GEOJSON).with_uri(os.path.join(work, "boxes.geojson"))
-    scene = (rv.SceneConfig.builder().with_task(task).with_id("bench").with_raster_source(image)
-             .with_label_store(store).build().create(task, work, with_labels=False))
+    scene = (
+        rv.SceneConfig.builder()
+        .with_task(task)
+        .with_id("bench")
+        .with_raster_source(image)
+        .with_label_store(store)
+        .build()
+        .create(task, work, with_labels=False)
+    )
     return task, backend, scene
 
 
 def bench_predict(args, rows: list, score_thresh: float, image: str, work: str) -> None:
     import torch
 
-    import rv_pytorch.predict as P
+    import rv_pytorch.windows as W
 
     task, backend, scene = detection_setup(image, work, args.chip, args.batch, score_thresh)
     model = backend.model
@@ -163,7 +217,7 @@ def bench_predict(args, rows: list, score_thresh: float, image: str, work: str) 
     stride = task.predict_options.stride or chip // 2
     batch = int(task.predict_batch_size)
     extent = (int(scene.raster_source.extent.height), int(scene.raster_source.extent.width))
-    windows = sum(len(row) for row in P.sliding_windows(extent, chip, stride))
+    windows = sum(len(row) for row in W.sliding_windows(extent, chip, stride))
     sizes = [batch] * (windows // batch) + ([windows % batch] if windows % batch else [])
     torch.manual_seed(0)
     images = torch.rand(batch, 3, chip, chip)
@@ -187,18 +241,29 @@ def bench_predict(args, rows: list, score_thresh: float, image: str, work: str) 
     fwd = min(forward_times, key=lambda r: r["seconds"])
     pred = min(predict_times, key=lambda r: r["seconds"])
     ratio = pred["rate"] / fwd["rate"]
-    print(f"PREDICT detection, score_thresh {score_thresh}: {windows} windows of {chip}² (stride {stride}, batch "
-          f"{batch}) over {extent[0]}x{extent[1]} px, {config_name(backend)}, torch with "
-          f"{torch.get_num_threads()} thread(s); best of {args.repeats}")
+    print(
+        f"PREDICT detection, score_thresh {score_thresh}: {windows} windows of {chip}² (stride {stride}, batch "
+        f"{batch}) over {extent[0]}x{extent[1]} px, {config_name(backend)}, torch with "
+        f"{torch.get_num_threads()} thread(s); best of {args.repeats}"
+    )
     runs_fwd = ", ".join(f"{r['seconds']:.2f}" for r in forward_times)
     runs_pred = ", ".join(f"{r['seconds']:.2f}" for r in predict_times)
-    print(f"  bare forward {fwd['seconds']:.2f} s = {fwd['rate']:.2f} windows/s (runs {runs_fwd} s); "
-          f"predict_scene {pred['seconds']:.2f} s = {pred['rate']:.2f} windows/s (runs {runs_pred} s); "
-          f"{len(found)} boxes written; "
-          f"others kept {pred['others']:.1f} cores busy")
-    rows.append((f"PREDICT detection windows/s, score {score_thresh}", f"{pred['rate']:.2f} win/s",
-                 f"{fwd['rate']:.2f} win/s fwd", f"{ratio:.0%}", f"≥ {PREDICT_TARGET_RATIO:.0%} of fwd",
-                 verdict(ratio >= PREDICT_TARGET_RATIO)))
+    print(
+        f"  bare forward {fwd['seconds']:.2f} s = {fwd['rate']:.2f} windows/s (runs {runs_fwd} s); "
+        f"predict_scene {pred['seconds']:.2f} s = {pred['rate']:.2f} windows/s (runs {runs_pred} s); "
+        f"{len(found)} boxes written; "
+        f"others kept {pred['others']:.1f} cores busy"
+    )
+    rows.append(
+        (
+            f"PREDICT detection windows/s, score {score_thresh}",
+            f"{pred['rate']:.2f} win/s",
+            f"{fwd['rate']:.2f} win/s fwd",
+            f"{ratio:.0%}",
+            f"≥ {PREDICT_TARGET_RATIO:.0%} of fwd",
+            verdict(ratio >= PREDICT_TARGET_RATIO),
+        )
+    )
 
 
 def config_name(backend) -> str:
@@ -225,8 +290,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    print(f"rv detection prediction benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())})")
+    print(
+        f"rv detection prediction benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+        f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())})"
+    )
     rows: list = []
     parts = set(args.parts.split(","))
     if "merging" in parts:

@@ -4,7 +4,7 @@ rv's segmentation PREDICT used to run test-time flips (4 forward passes a
 window) over windows half a chip apart, averaging the overlaps with equal
 weights. The defaults are now one forward pass a window and windows that
 overlap by an eighth of a chip, blended with weights that ramp down towards
-each window's inner edges (``rv_pytorch.predict.BlendWeights``). This script
+each window's inner edges (``rv_pytorch.stitching.BlendWeights``). This script
 shows what that costs and gains, on the same weights:
 
 1. **Quality**: trains ``examples/buildings_segmentation.py`` (ANALYZE, CHIP,
@@ -79,8 +79,23 @@ def settings(chip: int) -> list[tuple[str, int, str, int | None]]:
 
 def train(work: str, num_epochs: int) -> str:
     """ANALYZE, CHIP, TRAIN of the buildings example with ``rv run local``; its train directory."""
-    cmd = [sys.executable, "-m", "rv", "run", "local", str(EXAMPLE), "ANALYZE", "CHIP", "TRAIN",
-           "-a", "root_uri", work, "-a", "num_epochs", str(num_epochs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rv",
+        "run",
+        "local",
+        str(EXAMPLE),
+        "ANALYZE",
+        "CHIP",
+        "TRAIN",
+        "-a",
+        "root_uri",
+        work,
+        "-a",
+        "num_epochs",
+        str(num_epochs),
+    ]
     print("training:", " ".join(cmd[2:]), flush=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
@@ -112,9 +127,20 @@ def predict_array(backend, read_window, extent, stride: int, tta: str, edge_ramp
     def write(window, class_arr, scores):
         out[window[0] : window[2], window[1] : window[3]] = class_arr
 
-    predict_segmentation(backend.model, read_window, extent, write, stride=stride, tta=tta, edge_ramp=edge_ramp,
-                         chip_size=backend._chip_size, normalizer=backend.normalizer,
-                         batch_size=backend._predict_batch_size, class_ids=backend.spec.class_ids, device="cpu")
+    predict_segmentation(
+        backend.model,
+        read_window,
+        extent,
+        write,
+        stride=stride,
+        tta=tta,
+        edge_ramp=edge_ramp,
+        chip_size=backend._chip_size,
+        normalizer=backend.normalizer,
+        batch_size=backend._predict_batch_size,
+        class_ids=backend.spec.class_ids,
+        device="cpu",
+    )
     return out
 
 
@@ -149,8 +175,11 @@ def main() -> None:
 
     work = args.work_dir or tempfile.mkdtemp(prefix="rv-bench-predict-defaults-")
     os.makedirs(work, exist_ok=True)
-    print(f"rv PREDICT defaults  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, torch threads "
-          f"{torch.get_num_threads()}, load average {load()})", flush=True)
+    print(
+        f"rv PREDICT defaults  ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, torch threads "
+        f"{torch.get_num_threads()}, load average {load()})",
+        flush=True,
+    )
     model_dir = args.model or train(os.path.join(work, "example"), args.num_epochs)
     root = str(Path(model_dir).resolve().parent.parent)
     exp = experiment(root)
@@ -173,21 +202,30 @@ def main() -> None:
     base = quality[0][1]
     print(f"  {'setting':<58} {'F1':>6} {'IoU':>6} {'mIoU':>6}   {'ΔF1':>6} {'ΔIoU':>6} {'ΔmIoU':>6}  unpredicted px")
     for name, m, missing in quality:
-        print(f"  {name:<58} {m['f1']:6.3f} {m['iou']:6.3f} {m['miou']:6.3f}   "
-              f"{m['f1'] - base['f1']:+6.3f} {m['iou'] - base['iou']:+6.3f} {m['miou'] - base['miou']:+6.3f}  {missing}")
+        print(
+            f"  {name:<58} {m['f1']:6.3f} {m['iou']:6.3f} {m['miou']:6.3f}   "
+            f"{m['f1'] - base['f1']:+6.3f} {m['iou'] - base['iou']:+6.3f} {m['miou'] - base['miou']:+6.3f}  {missing}"
+        )
 
     # 2. Speed on a synthetic scene.
     scene_dir = os.path.join(work, f"scene-{args.size}")
     image = os.path.join(scene_dir, f"rgb-{args.size}.tif")
     if not os.path.exists(image):
-        syn.build_scene(scene_dir, args.size, max(args.size * args.size // 33_000, 1),
-                        images={"rgb": syn.ImageSpec(args.size, 3, "uint8")})
+        syn.build_scene(
+            scene_dir,
+            args.size,
+            max(args.size * args.size // 33_000, 1),
+            images={"rgb": syn.ImageSpec(args.size, 3, "uint8")},
+        )
     source = GeoTIFFSource(image, tmp_dir=tmp)
     speed_extent = (int(source.extent.height), int(source.extent.width))
     pixels = speed_extent[0] * speed_extent[1]
-    print(f"\nSPEED over a synthetic {args.size}² RGB uint8 scene (same model, batch {backend._predict_batch_size}):",
-          flush=True)
-    from rv_pytorch.predict import TTA_TRANSFORMS, sliding_windows
+    print(
+        f"\nSPEED over a synthetic {args.size}² RGB uint8 scene (same model, batch {backend._predict_batch_size}):",
+        flush=True,
+    )
+    from rv_pytorch.predict import TTA_TRANSFORMS
+    from rv_pytorch.windows import sliding_windows
 
     def windows(side: int, stride: int) -> int:
         return sum(len(row) for row in sliding_windows((side, side), chip, stride))
@@ -207,23 +245,32 @@ def main() -> None:
         per_pass = seconds / (windows(args.size, stride) * passes)
         at_4096 = 4096 * 4096 / (windows(4096, stride) * passes * per_pass) / 1000
         speed.append((name, at_4096))
-        print(f"  {name:<58} {seconds:7.1f} s  {pixels / seconds / 1000:7.1f} kpx/s  "
-              f"({windows(args.size, stride)} windows x {passes} pass(es), {per_pass * 1000:.0f} ms each; 4096²: "
-              f"{windows(4096, stride)} windows, est. {at_4096:.0f} kpx/s = {at_4096 / RV_KPX_S:.2f}x RV 0.31)  "
-              f"(load average {load()})", flush=True)
+        print(
+            f"  {name:<58} {seconds:7.1f} s  {pixels / seconds / 1000:7.1f} kpx/s  "
+            f"({windows(args.size, stride)} windows x {passes} pass(es), {per_pass * 1000:.0f} ms each; 4096²: "
+            f"{windows(4096, stride)} windows, est. {at_4096:.0f} kpx/s = {at_4096 / RV_KPX_S:.2f}x RV 0.31)  "
+            f"(load average {load()})",
+            flush=True,
+        )
 
     new_q = next(m for n, m, _ in quality if n.startswith("NEW"))
     new_s = next(s for n, s in speed if n.startswith("NEW"))
     worst = max(abs(new_q[k] - base[k]) for k in base)
-    print(f"\nnew defaults vs old on {scene.id}: largest metric change {worst:.3f} (target ≤ 0.010): "
-          f"{'PASS' if worst <= 0.01 else 'FAIL'}")
+    print(
+        f"\nnew defaults vs old on {scene.id}: largest metric change {worst:.3f} (target ≤ 0.010): "
+        f"{'PASS' if worst <= 0.01 else 'FAIL'}"
+    )
     scaled = RV_OLD_DEFAULTS_KPX_S * new_s / speed[0][1]
-    print(f"scaled from issue 30's rv at the old defaults ({RV_OLD_DEFAULTS_KPX_S} kpx/s, measured beside Raster "
-          f"Vision's {RV_KPX_S}) by this run's new/old ratio: {scaled:.0f} kpx/s = {scaled / RV_KPX_S:.1f}x Raster "
-          f"Vision (target ≥ 5x): {'PASS' if scaled >= 5 * RV_KPX_S else 'FAIL'} (robust to a loaded machine)")
-    print(f"4096² estimate: new defaults {new_s:.0f} kpx/s vs old {speed[0][1]:.0f} kpx/s ({new_s / speed[0][1]:.1f}x); "
-          f"vs Raster Vision 0.31's {RV_KPX_S} kpx/s (quoted): {new_s / RV_KPX_S:.1f}x (target ≥ 5x): "
-          f"{'PASS' if new_s >= 5 * RV_KPX_S else 'FAIL'}")
+    print(
+        f"scaled from issue 30's rv at the old defaults ({RV_OLD_DEFAULTS_KPX_S} kpx/s, measured beside Raster "
+        f"Vision's {RV_KPX_S}) by this run's new/old ratio: {scaled:.0f} kpx/s = {scaled / RV_KPX_S:.1f}x Raster "
+        f"Vision (target ≥ 5x): {'PASS' if scaled >= 5 * RV_KPX_S else 'FAIL'} (robust to a loaded machine)"
+    )
+    print(
+        f"4096² estimate: new defaults {new_s:.0f} kpx/s vs old {speed[0][1]:.0f} kpx/s ({new_s / speed[0][1]:.1f}x); "
+        f"vs Raster Vision 0.31's {RV_KPX_S} kpx/s (quoted): {new_s / RV_KPX_S:.1f}x (target ≥ 5x): "
+        f"{'PASS' if new_s >= 5 * RV_KPX_S else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -227,6 +227,8 @@ def instrument(probe: Probe, forward_hooks: bool = True) -> None:
     import torch  # noqa: F401
 
     import rv_pytorch.predict as P
+    import rv_pytorch.stitching as ST
+    import rv_pytorch.windows as W
     from rv.data.label_store import semantic_segmentation_raster_store as S
     from rv_pytorch import backend as B
 
@@ -287,9 +289,9 @@ def instrument(probe: Probe, forward_hooks: bool = True) -> None:
 
         return timed_batches
 
-    patch(P, "_batches", timed_batches_for)
+    patch(W, "_batches", timed_batches_for)
     patch(P, "_class_probabilities", lambda fn: probe.wrap("class_probabilities", fn))
-    band = getattr(P, "_RowBand", None)
+    band = getattr(ST, "RowBand", None)
     patch(band, "add", lambda fn: probe.wrap("band_add", fn))
     patch(band, "pop", lambda fn: probe.wrap("band_pop", fn))
     writer = getattr(S, "SegmentationRasterWriter", None)
@@ -359,6 +361,7 @@ def child_throughput(
 
     threads = _set_threads(threads)
     import rv_pytorch.predict as P
+    import rv_pytorch.windows as W
 
     train_dir = os.path.join(work_dir, "train-resnet18")
     syn.write_random_segmentation_model(train_dir, "resnet18", chip, 128, tta=None if tta == "-" else tta)
@@ -373,7 +376,7 @@ def child_throughput(
     scene = config.scenes[0].create(config.task, tmp, with_labels=False)
     extent = (int(scene.raster_source.extent.height), int(scene.raster_source.extent.width))
     pixels = extent[0] * extent[1]
-    windows = sum(len(row) for row in P.sliding_windows(extent, chip, stride))
+    windows = sum(len(row) for row in W.sliding_windows(extent, chip, stride))
     torch.manual_seed(0)
     # Pre-made input: one batch of normalised-looking pixels, reused for every step.
     images = torch.rand(batch, spec.num_channels, chip, chip)
@@ -840,8 +843,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048, help="throughput scene side (default 2048)")
     parser.add_argument("--chip", type=int, default=256, help="throughput window size (default 256)")
     parser.add_argument(
-        "--stride", type=int, default=None,
-        help="throughput window stride (default: the task default, the window less an eighth)"
+        "--stride",
+        type=int,
+        default=None,
+        help="throughput window stride (default: the task default, the window less an eighth)",
     )
     parser.add_argument("--batch", type=int, default=8, help="windows per batch (default 8, the task default)")
     parser.add_argument(

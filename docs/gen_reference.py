@@ -633,18 +633,11 @@ class ConfigPage:
         self.w("## File systems {#file-systems}", "")
         self.w(
             "Every read and write goes through `rv.file_utils`, which asks the plugins for a file "
-            "system by URI: first the `file_system_for(uri, mode)` hook, then the factories "
-            "registered with `register_file_systems(register)` under a URI scheme. rv-core's "
-            "built-in plugin answers the hook for local paths, `file://`, `http(s)://` (read only) "
-            "and `memory://`.",
+            "system by URI through the `file_system_for(uri, mode)` hook (URIs are parsed in "
+            "`rv.file_systems`). rv-core's built-in plugin answers it for local paths, `file://`, "
+            "`http(s)://` (read only) and `memory://`; rv-aws for `s3://`.",
             "",
         )
-        regs = sorted(self.registry.registrations("file_systems"), key=lambda r: r.key)
-        if regs:
-            self.w("| scheme | provided by | factory |", "| --- | --- | --- |")
-            for reg in regs:
-                self.w(f"| {code(reg.key + '://')} | {self.provider(reg)} | {code(qualname(reg.value), table=True)} |")
-            self.w("")
         hook_plugins = [p for p in self.pm.plugin_infos() if "file_system_for" in p.hooks]
         if hook_plugins:
             self.w("Plugins implementing `file_system_for`: "

@@ -6,11 +6,12 @@ real, with pip, into a throwaway venv that sees the current environment
 The environment that runs pytest is never changed.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from rv.testing import environ_without_rv
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
@@ -29,7 +30,7 @@ def run_python(tmp_path):
     config_dir.mkdir()
 
     def _run(python, args, env=None, check=True):
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+        environ = environ_without_rv()
         environ["RV_CONFIG_DIR"] = str(config_dir)
         environ.update(env or {})
         argv = [str(python), "-c", args] if isinstance(args, str) else [str(python), *map(str, args)]

@@ -1,10 +1,11 @@
-"""Install by name: wheels of the five packages, then ``pip install rv-core rv-pytorch rv-aws`` from them.
+"""Install by name: wheels of the five packages and rv-app, then ``pip install rv-core rv-pytorch rv-aws`` from them.
 
 Slow-marked (not in CI's default run): ``pytest -m slow tests/test_install_by_name.py``
 (seconds to a minute: five wheel builds). It checks what a user's ``pip install``
 depends on: that each package builds a wheel, that the wheels' metadata names
 each other so that installing ``rv-core rv-pytorch rv-aws`` *by name* pulls in
-rv-cli and rv-geojson, and that in the resulting environment ``rv plugins
+rv-cli and rv-geojson (through the meta-distribution rv-app, which the
+first-party plugins depend on: see rv-app/README.md), and that in the resulting environment ``rv plugins
 list`` finds all five through the wheels' entry points, and ``import rv``
 comes from the installed wheel, not from this checkout.
 
@@ -35,16 +36,19 @@ from pathlib import Path
 
 import pytest
 
+from rv.testing import environ_without_rv
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["rv-core", "rv-cli", "rv-geojson", "rv-pytorch", "rv-aws"]
-BY_NAME = ["rv-core", "rv-pytorch", "rv-aws"]  # what the user types; rv-cli and rv-geojson come as dependencies
+META = "rv-app"  # no code: depends on rv-core, rv-cli and rv-geojson
+BY_NAME = ["rv-core", "rv-pytorch", "rv-aws"]  # what the user types; the rest come as dependencies
 
 
 def _is_rv_package(entry: str) -> bool:
     """Does this site-packages entry belong to one of rv's editable installs (left out of the shadow)?"""
-    names = {p.replace("-", "_") for p in PACKAGES}
+    names = {p.replace("-", "_") for p in [*PACKAGES, META]}
     if re.match(r"^(__editable__\.|_editable_impl_|__editable___)", entry):
         return any(n in entry for n in names)
     dist = re.match(r"^([A-Za-z0-9_.]+)-[^-]+\.(dist-info|egg-info)$", entry)
@@ -53,7 +57,7 @@ def _is_rv_package(entry: str) -> bool:
 
 def _pip_env() -> dict[str, str]:
     """This process's environment without pip's configuration: no index, no extra find-links."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "RV_", "PLUGINS_"))}
+    env = environ_without_rv(also_remove=("PIP_",))
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
@@ -68,11 +72,11 @@ def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory) -> Path:
-    """Wheels of the five packages, built by pip (hatchling from the package index, in build isolation)."""
+    """Wheels of the five packages and rv-app, built by pip (hatchling from the package index, in build isolation)."""
     out = tmp_path_factory.mktemp("wheelhouse")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out,
-          *(ROOT / p for p in PACKAGES)], env=env, timeout=900)  # fmt: skip
+          *(ROOT / p for p in [*PACKAGES, META])], env=env, timeout=900)  # fmt: skip
     return out
 
 
@@ -106,7 +110,7 @@ def by_name_venv(tmp_path_factory, wheelhouse) -> Path:
 
 def test_each_package_builds_a_wheel(wheelhouse):
     wheels = sorted(p.name for p in wheelhouse.glob("*.whl"))
-    for package in PACKAGES:
+    for package in [*PACKAGES, META]:
         version = metadata.version(package)
         assert f"{package.replace('-', '_')}-{version}-py3-none-any.whl" in wheels, wheels
 

@@ -10,7 +10,7 @@ from rv import file_utils
 from rv.errors import FileSystemError
 from rv.plugins import make_plugin_manager, set_plugin_manager
 from rv_aws.s3 import S3AccessDeniedError
-from rv_aws.s3_file_system import AtomicS3FileSystem
+from rv_aws.s3_file_system import RvS3FileSystem
 
 TREES_TIF = "trees/neon_osbs_029.tif"
 
@@ -26,7 +26,7 @@ def discovered_plugins():
 
 def test_write_read_list_through_file_utils(discovered_plugins, s3_bucket):
     root = f"s3://{s3_bucket}/experiment"
-    assert isinstance(file_utils._file_system_for(root, "w"), AtomicS3FileSystem)
+    assert isinstance(file_utils._file_system_for(root, "w"), RvS3FileSystem)
 
     file_utils.write_text(f"{root}/analyze/stats.json", json.dumps({"means": [12.5, 40.1, 33.0]}))
     with file_utils.open_file(f"{root}/eval/eval.json", "w") as f:

@@ -7,7 +7,8 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from rv_aws.s3 import gdal_env_for_s3, rasterio_env_for_s3, vsis3_path
+from rv.file_systems import gdal_path
+from rv_aws.s3 import gdal_env_for_s3, rasterio_env_for_s3
 from rv_aws.s3_file_system import s3_file_system
 
 TREES_TIF = "trees/neon_osbs_029.tif"
@@ -27,7 +28,7 @@ def test_windows_read_from_s3_equal_local_windows(tif_on_s3, data_dir):
         local_profile = (local.crs, local.transform, local.width, local.height, local.count, local.nodata)
 
     with rasterio.Env(**gdal_env_for_s3()):
-        with rasterio.open(vsis3_path(tif_on_s3)) as remote:
+        with rasterio.open(gdal_path(tif_on_s3)) as remote:
             assert (
                 remote.crs,
                 remote.transform,
@@ -52,7 +53,7 @@ def test_without_rv_options_gdal_cannot_find_the_object(tif_on_s3):
         AWS_S3_ENDPOINT="127.0.0.1:9", AWS_HTTPS="NO", AWS_VIRTUAL_HOSTING="FALSE", GDAL_HTTP_MAX_RETRY="0"
     ):
         with pytest.raises(rasterio.errors.RasterioIOError):
-            rasterio.open(vsis3_path(tif_on_s3))
+            rasterio.open(gdal_path(tif_on_s3))
 
 
 def _profile(tmp_path, name, key_pair):
@@ -91,11 +92,11 @@ def test_rasterio_env_signs_with_credentials_only_boto3_finds(tif_on_s3, data_di
         monkeypatch.setenv("AWS_PROFILE", "outsider")
         with rasterio_env_for_s3(**no_cache):
             with pytest.raises(rasterio.errors.RasterioIOError):
-                rasterio.open(vsis3_path(tif_on_s3))
+                rasterio.open(gdal_path(tif_on_s3))
 
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(_profile(tmp_path, "reader", reader)))
         monkeypatch.setenv("AWS_PROFILE", "reader")
-        with rasterio_env_for_s3(**no_cache), rasterio.open(vsis3_path(tif_on_s3)) as remote:
+        with rasterio_env_for_s3(**no_cache), rasterio.open(gdal_path(tif_on_s3)) as remote:
             np.testing.assert_array_equal(remote.read(window=window), expected)
 
 
@@ -134,7 +135,3 @@ def test_no_credentials_means_unsigned_requests(moto_server, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     options = gdal_env_for_s3()
     assert options["AWS_NO_SIGN_REQUEST"] == "YES"
-
-
-def test_vsis3_path():
-    assert vsis3_path("s3://bucket/a/b.tif") == "/vsis3/bucket/a/b.tif"

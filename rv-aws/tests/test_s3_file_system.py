@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from rv_aws.s3 import S3Settings
-from rv_aws.s3_file_system import AtomicS3FileSystem, s3_file_system
+from rv_aws.s3_file_system import RvS3FileSystem, s3_file_system
 
 TREES_TIF = "trees/neon_osbs_029.tif"
 
@@ -17,14 +17,14 @@ def _sha256(path) -> str:
 def test_upload_download_round_trip_of_a_geotiff(s3_bucket, data_dir, tmp_path):
     local = data_dir / TREES_TIF
     uri = f"s3://{s3_bucket}/scenes/neon_osbs_029.tif"
-    fs = s3_file_system(uri, "w")
+    fs = s3_file_system()
 
     fs.put_file(str(local), uri)
     assert fs.exists(uri)
     assert fs.size(uri) == local.stat().st_size
 
     copy = tmp_path / "copy.tif"
-    s3_file_system(uri, "r").get_file(uri, str(copy))
+    s3_file_system().get_file(uri, str(copy))
     assert _sha256(copy) == _sha256(local)
 
 
@@ -62,7 +62,7 @@ def test_listings_are_not_cached(s3_bucket, moto_server):
 
 def test_file_system_follows_the_environment(moto_server, monkeypatch):
     fs = s3_file_system()
-    assert isinstance(fs, AtomicS3FileSystem)
+    assert isinstance(fs, RvS3FileSystem)
     assert s3_file_system() is fs  # fsspec's instance cache while settings hold
     assert fs.endpoint_url == moto_server.endpoint_url
 

@@ -6,13 +6,14 @@ real ``python -m rv`` subprocess, in the current environment or in a
 throwaway venv that has the example plugins installed (``plugin_venv``).
 """
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from rv.testing import environ_without_rv
 
 ROOT = Path(__file__).resolve().parents[2]  # rv-cli/tests/conftest.py -> the repository
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
@@ -67,32 +68,16 @@ EXPERIMENTS = textwrap.dedent(
 
 
 def _clean_environ(tmp_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env["RV_CONFIG_DIR"] = str(tmp_path / "rv-config")
     return env
 
 
 @pytest.fixture(autouse=True)
-def clean_rv_environment(tmp_path, monkeypatch):
-    """No rv settings from the developer's shell; cwd and config dir in tmp; a fresh active plugin manager."""
-    from rv import plugins, settings
-
-    for name in list(os.environ):
-        if name.startswith(("RV_", "PLUGINS_")):
-            monkeypatch.delenv(name)
-    (tmp_path / "rv-config").mkdir()
-    monkeypatch.setenv("RV_CONFIG_DIR", str(tmp_path / "rv-config"))
-    (tmp_path / "cwd").mkdir()
-    monkeypatch.chdir(tmp_path / "cwd")
-    settings.reset_settings()
-    saved = list(plugins._active)
-    plugins._active.clear()
-    try:
-        yield
-    finally:
-        plugins._active[:] = saved
-        settings.reset_settings()
-        settings.set_tmp_dir(None)
+def clean_environment(rv_clean_environment):
+    """No rv settings from the developer's shell; cwd and config dir in tmp; no active plugin manager
+    (``rv_clean_environment`` of :mod:`rv.testing`)."""
+    return rv_clean_environment
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_a_first_party_runner_of_a_missing_package_names_it(rv_cli, fake_backend
     from rv import plugins
 
     monkeypatch.setenv("RV_LOAD_PLUGINS", "rv_cli")  # as if rv-aws were not installed
-    plugins._active.clear()
+    plugins.set_plugin_manager(None)
     result = rv_cli("run", "aws_batch", str(experiment_file), "-n", "-a", "root_uri", "out")
     assert result.exit_code == 1
     assert "Unknown runner key 'aws_batch': it is provided by the rv-aws package" in result.stderr
@@ -181,7 +181,7 @@ def test_profile_option_loads_that_profiles_plugins(rv_cli, tmp_path, monkeypatc
     def plugin_names(*root):
         from rv import plugins
 
-        plugins._active.clear()  # each invocation discovers plugins afresh, as a new process would
+        plugins.set_plugin_manager(None)  # each invocation discovers plugins afresh, as a new process would
         result = rv_cli(*root, "plugins", "list", "--json")
         assert result.exit_code == 0, result.output
         return {p["name"]: p for p in json.loads(result.stdout)}
@@ -192,7 +192,7 @@ def test_profile_option_loads_that_profiles_plugins(rv_cli, tmp_path, monkeypatc
     assert "team_plugin" in plugin_names("--profile=team")
     from rv import plugins
 
-    plugins._active.clear()
+    plugins.set_plugin_manager(None)
     missing = rv_cli("--profile", "nobody", "plugins", "list")
     assert missing.exit_code == 1
     assert "rv: error: Configuration profile 'nobody' not found" in missing.stderr

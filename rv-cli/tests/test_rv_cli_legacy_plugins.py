@@ -116,7 +116,7 @@ def legacy_config(tmp_path, monkeypatch):
     log = tmp_path / "runner-log.jsonl"
     monkeypatch.setenv("RV_TEST_RUNNER_LOG", str(log))
     settings.reset_settings()
-    rv_plugins._active.clear()  # the rv command discovers plugins afresh, as a new process would
+    rv_plugins.set_plugin_manager(None)  # the rv command discovers plugins afresh, as a new process would
     return {"file": plugin_file, "log": log}
 
 

@@ -50,7 +50,7 @@ def three_modules(tmp_path, monkeypatch):
 
 
 def listed(rv_cli) -> dict:
-    rv_plugins._active.clear()  # discover afresh, as a new `rv` process would
+    rv_plugins.set_plugin_manager(None)  # discover afresh, as a new `rv` process would
     settings.reset_settings()
     result = rv_cli("plugins", "list", "--json")
     assert result.exit_code == 0, result.output
@@ -74,7 +74,7 @@ def test_environment_beats_dotenv_beats_profile_in_naming_plugins(rv_cli, three_
 def test_rv_config_names_the_file_and_p_a_profile(rv_cli, three_modules, tmp_path, monkeypatch):
     (tmp_path / "rv-config" / "field").write_text("[PLUGINS]\nmodules = rv_cli_test_from_profile\n")
     monkeypatch.setenv("RV_PROFILE", "default")  # restored after the test, whatever -p sets
-    rv_plugins._active.clear()
+    rv_plugins.set_plugin_manager(None)
     settings.reset_settings()
     result = rv_cli("-p", "field", "plugins", "list", "--json")
     assert result.exit_code == 0, result.output

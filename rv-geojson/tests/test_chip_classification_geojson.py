@@ -17,6 +17,7 @@ from rv.errors import ConfigError
 from rv.labels import ChipClassificationLabels
 from rv_geojson.chip_classification_geojson_source import ChipClassificationGeoJSONSource
 from rv_geojson.chip_classification_geojson_store import ChipClassificationGeoJSONStore
+from rv_geojson.class_options_config import GeoJSONClassOptions
 from rv_geojson.geojson_reader import GeoJSONWarning
 from rv_geojson.testing import scene_grid
 
@@ -47,7 +48,8 @@ def _source(kampala_geojson, class_map, grid, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoJSONWarning)
         return ChipClassificationGeoJSONSource(
-            kampala_geojson, class_map, ct, extent, cell_size=256, default_class_id=1, **kwargs
+            kampala_geojson, class_map, ct, extent, cell_size=256, class_options=GeoJSONClassOptions(default_class_id=1),
+            **kwargs,
         )
 
 
@@ -181,4 +183,6 @@ def test_store_in_source_crs(tmp_path, kampala_geojson, building_class_map, kamp
 def test_cell_size_is_required_to_infer(kampala_geojson, building_class_map, kampala_a_grid):
     ct, extent = kampala_a_grid
     with pytest.raises(ConfigError, match=r"infers cells but cell_size is None; give the cell size"):
-        ChipClassificationGeoJSONSource(kampala_geojson, building_class_map, ct, extent, default_class_id=1)
+        ChipClassificationGeoJSONSource(
+            kampala_geojson, building_class_map, ct, extent, class_options=GeoJSONClassOptions(default_class_id=1)
+        )

@@ -14,9 +14,13 @@ from rasterio.warp import transform_geom
 
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
+from rv_geojson.class_options_config import GeoJSONClassOptions
 from rv_geojson.geojson_raster_source import GeoJSONRasterSource
 from rv_geojson.geojson_reader import GeoJSONWarning
 from rv_geojson.testing import scene_grid
+
+#: Kampala's footprints carry no class property: every feature is a building.
+ONE_CLASS = GeoJSONClassOptions(default_class_id=1)
 
 
 def _mosaic(source: GeoJSONRasterSource, size: int = 256) -> np.ndarray:
@@ -45,7 +49,7 @@ def test_kampala_rasterized_labels_match_gdal(data_dir, kampala_geojson, buildin
     ct, extent = scene_grid(tif)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoJSONWarning)
-        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, default_class_id=1)
+        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, class_options=ONE_CLASS)
     assert (source.num_channels, source.dtype, source.extent) == (1, np.uint8, extent)
     ours = _mosaic(source)
     ref = _reference(kampala_geojson, tif, lambda feats: [1] * len(feats))
@@ -81,7 +85,7 @@ def test_windows_outside_the_scene_are_ignore_and_masked(data_dir, kampala_geojs
     ct, extent = scene_grid(tif)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoJSONWarning)
-        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, default_class_id=1)
+        source = GeoJSONRasterSource(kampala_geojson, building_class_map, ct, extent, class_options=ONE_CLASS)
     window = Box(384, 384, 640, 640)  # bottom-right corner: 128x128 inside, the rest outside
     chip, mask = source.get_chip_with_mask(window)
     assert chip.shape == (256, 256, 1) and mask.shape == (256, 256)
@@ -138,7 +142,7 @@ def test_reused_canvas_gives_the_one_off_rasterization(data_dir, kampala_geojson
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoJSONWarning)
         source = GeoJSONRasterSource(
-            kampala_geojson, building_class_map, ct, extent, default_class_id=1, all_touched=all_touched
+            kampala_geojson, building_class_map, ct, extent, class_options=ONE_CLASS, all_touched=all_touched
         )
     rng = np.random.default_rng(0)
     h, w = int(extent.height), int(extent.width)

@@ -13,6 +13,7 @@ import shapely
 from rv.core.box import Box
 from rv.core.class_map import ClassMap
 from rv.labels import ObjectDetectionLabels
+from rv_geojson.class_options_config import GeoJSONClassOptions
 from rv_geojson.geojson_reader import GeoJSONWarning
 from rv_geojson.object_detection_geojson_source import ObjectDetectionGeoJSONSource
 from rv_geojson.object_detection_geojson_store import ObjectDetectionGeoJSONStore
@@ -29,8 +30,7 @@ def trees(data_dir):
             class_map,
             ct,
             extent,
-            property_name="class_name",
-            property_mapping={"Tree": "tree"},
+            class_options=GeoJSONClassOptions(property_name="class_name", property_mapping={"Tree": "tree"}),
         )
     with open(data_dir / "trees" / "neon_osbs_029_trees.csv") as f:
         rows = list(csv.DictReader(f))

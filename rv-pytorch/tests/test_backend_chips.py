@@ -8,8 +8,9 @@ import torch
 from rvpt_data import NEON, neon_boxes, read_scene, write_chip_dir
 
 import rv
+from rv.chips import read_chip_manifest
 from rv_pytorch.chip_adapters import FixedSizeChips, IgnoredClassChips, chips_without_class
-from rv_pytorch.data import ChipDataset, read_manifest
+from rv_pytorch.data import ChipDataset
 from rv_pytorch.train import read_log
 
 torch.set_num_threads(1)
@@ -26,15 +27,23 @@ def label_window_chips(buffer: int = 6) -> list[dict]:
         ymax, xmax = (min(int(np.ceil(v)) + buffer, 400) for v in box[2:])
         window = image[ymin:ymax, xmin:xmax]
         inside = boxes[(boxes[:, 0] >= ymin) & (boxes[:, 1] >= xmin) & (boxes[:, 2] <= ymax) & (boxes[:, 3] <= xmax)]
-        chips.append({
-            "image": window,
-            "mask": (window == 255).all(axis=2),
-            "boxes": (inside - [ymin, xmin, ymin, xmin]).astype(np.float32),
-            "class_ids": np.zeros(len(inside), np.int64),
-        })
+        chips.append(
+            {
+                "image": window,
+                "mask": (window == 255).all(axis=2),
+                "boxes": (inside - [ymin, xmin, ymin, xmin]).astype(np.float32),
+                "class_ids": np.zeros(len(inside), np.int64),
+            }
+        )
     # CHIP's 'image' window method: the whole scene as one chip.
-    chips.append({"image": image, "mask": (image == 255).all(axis=2), "boxes": boxes.astype(np.float32),
-                  "class_ids": np.zeros(len(boxes), np.int64)})
+    chips.append(
+        {
+            "image": image,
+            "mask": (image == 255).all(axis=2),
+            "boxes": boxes.astype(np.float32),
+            "class_ids": np.zeros(len(boxes), np.int64),
+        }
+    )
     return chips
 
 
@@ -42,8 +51,13 @@ def label_window_chips(buffer: int = 6) -> list[dict]:
 def varied_chip_dir(tmp_path_factory):
     chips = label_window_chips()
     assert len({c["image"].shape[:2] for c in chips}) > 10
-    return write_chip_dir(tmp_path_factory.mktemp("label_chips"), "OBJECT_DETECTION",
-                          [{"id": 0, "name": "tree", "color": "green"}], {"train": chips[:-5], "valid": chips[-5:]}, 64)
+    return write_chip_dir(
+        tmp_path_factory.mktemp("label_chips"),
+        "OBJECT_DETECTION",
+        [{"id": 0, "name": "tree", "color": "green"}],
+        {"train": chips[:-5], "valid": chips[-5:]},
+        64,
+    )
 
 
 def test_chips_of_any_size_come_out_at_the_chip_size_with_their_boxes(varied_chip_dir):
@@ -75,15 +89,21 @@ def test_chips_of_any_size_come_out_at_the_chip_size_with_their_boxes(varied_chi
 
 
 def test_a_detector_trains_on_label_window_chips_of_many_sizes(varied_chip_dir, tmp_path):
-    task = (rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"tree": (0, "green")}).with_chip_size(64)
-            .build())
-    config = (rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION).with_task(task).with_batch_size(4)
-              .with_num_epochs(1).with_num_steps(2).with_debug()
-              .with_config({"encoder": "resnet18", "fpn_channels": 64, "do_monitoring": False}).build())
+    task = rv.TaskConfig.builder(rv.OBJECT_DETECTION).with_classes({"tree": (0, "green")}).with_chip_size(64).build()
+    config = (
+        rv.BackendConfig.builder(rv.PYTORCH_OBJECT_DETECTION)
+        .with_task(task)
+        .with_batch_size(4)
+        .with_num_epochs(1)
+        .with_num_steps(2)
+        .with_debug()
+        .with_config({"encoder": "resnet18", "fpn_channels": 64, "do_monitoring": False})
+        .build()
+    )
     config.create(task, None).train(str(varied_chip_dir), str(tmp_path / "train"), None, str(tmp_path))
     rows = read_log(tmp_path / "train" / "log.csv")
     assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(1, 2)]
-    assert "AP50" in rows[0]
+    assert "ap50" in rows[0]
     assert (tmp_path / "train" / "model.safetensors").is_file() and (tmp_path / "train" / "debug-chips.png").is_file()
 
 
@@ -102,13 +122,29 @@ def test_an_ignored_class_does_not_train_the_model(seg_chip_dir, cls_chip_dir):
     assert all(int(kept[i]["class_id"]) == 1 for i in range(len(kept)))
 
     # The backends wire them in when ignore_class_id is set.
-    task = rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION).with_classes(
-        {"background": (0, "black"), "building": (1, "red")}).build()
-    backend = rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION).with_task(task).with_config(
-        {"ignore_class_id": 1}).build().create(task, None)
+    task = (
+        rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
+        .with_classes({"background": (0, "black"), "building": (1, "red")})
+        .build()
+    )
+    backend = (
+        rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION)
+        .with_task(task)
+        .with_config({"ignore_class_id": 1})
+        .build()
+        .create(task, None)
+    )
     from rv_pytorch.model_files import ModelSpec
 
-    manifest = read_manifest(seg_chip_dir)
-    spec = ModelSpec(backend="", task="", encoder="", classes=[{"id": i} for i in manifest.class_ids],
-                     num_channels=3, dtype="uint8", normalizer={}, chip_size=64)
+    manifest = read_chip_manifest(seg_chip_dir)
+    spec = ModelSpec(
+        backend="",
+        task="",
+        encoder="",
+        classes=[{"id": i} for i in manifest.class_ids],
+        num_channels=3,
+        dtype="uint8",
+        normalizer={},
+        chip_size=64,
+    )
     assert isinstance(backend.adapt_dataset(seg, "train", spec), IgnoredClassChips)

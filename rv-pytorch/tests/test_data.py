@@ -9,24 +9,23 @@ import pytest
 import torch
 from rvpt_data import BUILDING_CLASSES, NEON, neon_boxes, read_scene, write_chip_dir
 
+from rv.chips import chip_paths, read_chip_manifest
 from rv.errors import ConfigError, DataError
 from rv_pytorch.data import (
     ChipDataset,
     Normalizer,
     balanced_class_weights,
-    chip_paths,
     class_counts,
     collate_chips,
     compute_channel_stats,
     dihedral,
-    read_manifest,
 )
 
 
 def test_segmentation_chips_are_read_and_normalised(seg_chip_dir, kampala_a):
     dataset = ChipDataset(seg_chip_dir, "train")
     assert len(dataset) == 24 and len(ChipDataset(seg_chip_dir, "valid")) == 4
-    manifest = read_manifest(seg_chip_dir)
+    manifest = read_chip_manifest(seg_chip_dir)
     assert manifest.class_names == ("background", "building") and manifest.num_classes == 2
     item = dataset[0]
     assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.float32
@@ -45,8 +44,9 @@ def test_class_ids_map_to_indices_and_nodata_is_ignored(tmp_path):
     mask = np.zeros((32, 32), bool)
     mask[10:12] = True
     classes = [{"id": 3, "name": "grass", "color": "green"}, {"id": 7, "name": "water", "color": "blue"}]
-    write_chip_dir(tmp_path, "SEMANTIC_SEGMENTATION", classes,
-                   {"train": [{"image": image, "mask": mask, "labels": labels}]}, 32)
+    write_chip_dir(
+        tmp_path, "SEMANTIC_SEGMENTATION", classes, {"train": [{"image": image, "mask": mask, "labels": labels}]}, 32
+    )
     item = ChipDataset(tmp_path, "train")[0]
     out = item["labels"].numpy()
     assert out[20, 0] == 1 and out[20, 20] == 0  # id 7 -> index 1, id 3 -> index 0
@@ -56,9 +56,13 @@ def test_class_ids_map_to_indices_and_nodata_is_ignored(tmp_path):
 
 def test_unknown_class_id_is_a_data_error_naming_the_chip(tmp_path):
     labels = np.full((16, 16), 9, np.uint8)
-    write_chip_dir(tmp_path, "SEMANTIC_SEGMENTATION", BUILDING_CLASSES,
-                   {"train": [{"image": np.zeros((16, 16, 3), np.uint8), "mask": np.zeros((16, 16), bool),
-                               "labels": labels}]}, 16)
+    write_chip_dir(
+        tmp_path,
+        "SEMANTIC_SEGMENTATION",
+        BUILDING_CLASSES,
+        {"train": [{"image": np.zeros((16, 16, 3), np.uint8), "mask": np.zeros((16, 16), bool), "labels": labels}]},
+        16,
+    )
     with pytest.raises(DataError, match=r"scene-0\.npz.*\[9\]"):
         ChipDataset(tmp_path, "train")[0]
 
@@ -75,8 +79,13 @@ def test_missing_manifest_and_wrong_band_count(tmp_path, seg_chip_dir):
 def test_non_uint8_chips_need_statistics(tmp_path, data_dir):
     image = read_scene(data_dir / "multiband" / "s2_aberystwyth_subset_10band.tif", (0, 0, 32, 32))
     assert image.dtype == np.uint16 and image.shape[2] == 10
-    write_chip_dir(tmp_path, "CHIP_CLASSIFICATION", BUILDING_CLASSES,
-                   {"train": [{"image": image, "mask": np.zeros((32, 32), bool), "class_id": np.int64(1)}]}, 32)
+    write_chip_dir(
+        tmp_path,
+        "CHIP_CLASSIFICATION",
+        BUILDING_CLASSES,
+        {"train": [{"image": image, "mask": np.zeros((32, 32), bool), "class_id": np.int64(1)}]},
+        32,
+    )
     with pytest.raises(ConfigError, match="uint16"):
         ChipDataset(tmp_path, "train")
     mean, std = compute_channel_stats(chip_paths(tmp_path, "train"))
@@ -139,7 +148,7 @@ def test_augmentation_is_reproducible_with_the_torch_seed(seg_chip_dir):
 def test_bad_manifest_is_a_data_error(tmp_path):
     (tmp_path / "chips.json").write_text(json.dumps({"task": "SEMANTIC_SEGMENTATION"}))
     with pytest.raises(DataError, match="chips.json"):
-        read_manifest(tmp_path)
+        read_chip_manifest(tmp_path)
 
 
 def test_class_counts_and_balanced_weights(seg_chip_dir, kampala_a, cls_chip_dir):

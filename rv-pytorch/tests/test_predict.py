@@ -13,14 +13,10 @@ from torch import nn
 
 from rv.errors import DataError
 from rv_pytorch.data import Normalizer
+from rv_pytorch.merging import merge_detections
 from rv_pytorch.models import create_detection_model, create_segmentation_model
-from rv_pytorch.predict import (
-    merge_detections,
-    predict_chip_classification,
-    predict_object_detection,
-    predict_segmentation,
-    sliding_windows,
-)
+from rv_pytorch.predict import predict_chip_classification, predict_object_detection, predict_segmentation
+from rv_pytorch.windows import sliding_windows
 
 RGB = Normalizer([0.0] * 3, [255.0] * 3)
 
@@ -88,8 +84,18 @@ def test_tiling_reproduces_the_full_image_prediction_of_a_per_pixel_model(scene,
     model = PixelModel()
     full = model(RGB(scene)[None]).softmax(dim=1)[0].detach().numpy()
     mosaic = Mosaic(scene.shape[:2], 3)
-    predict_segmentation(model, reader(scene), scene.shape[:2], mosaic, chip_size=64, stride=stride,
-                         normalizer=RGB, batch_size=3, class_ids=[10, 20, 30], scores=True)
+    predict_segmentation(
+        model,
+        reader(scene),
+        scene.shape[:2],
+        mosaic,
+        chip_size=64,
+        stride=stride,
+        normalizer=RGB,
+        batch_size=3,
+        class_ids=[10, 20, 30],
+        scores=True,
+    )
     assert np.allclose(mosaic.scores, full, atol=1e-5)
     expected = np.array([10, 20, 30], np.uint8)[full.argmax(axis=0)]
     assert np.array_equal(mosaic.classes, expected)
@@ -129,8 +135,18 @@ def test_cnn_windows_are_stitched_and_overlaps_blended(scene, stride, edge_ramp)
     model = create_segmentation_model("resnet18", 2, decoder_channels=32).eval()
     expected = reference_blend(model, scene, 64, stride, 64 - stride if edge_ramp is None else edge_ramp)
     mosaic = Mosaic(scene.shape[:2], 2)
-    predict_segmentation(model, reader(scene), scene.shape[:2], mosaic, chip_size=64, stride=stride,
-                         normalizer=RGB, batch_size=4, scores=True, edge_ramp=edge_ramp)
+    predict_segmentation(
+        model,
+        reader(scene),
+        scene.shape[:2],
+        mosaic,
+        chip_size=64,
+        stride=stride,
+        normalizer=RGB,
+        batch_size=4,
+        scores=True,
+        edge_ramp=edge_ramp,
+    )
     assert np.allclose(mosaic.scores, expected, atol=1e-4)
     decided = np.abs(expected[1] - expected[0]) > 1e-3
     assert np.array_equal(mosaic.classes[decided], expected.argmax(axis=0)[decided])
@@ -145,7 +161,7 @@ def test_cnn_windows_are_stitched_and_overlaps_blended(scene, stride, edge_ramp)
 def test_the_blend_cross_fades_neighbouring_windows_over_their_overlap():
     """Two windows overlapping by the ramp: their weights sum to 1 across the overlap (a cross-fade),
     each is 1 elsewhere, and no weight is 0 (every covered pixel is predicted)."""
-    from rv_pytorch.predict import BlendWeights
+    from rv_pytorch.stitching import BlendWeights
 
     blend = BlendWeights(64, 8, (64, 120))
     left, right = blend((0, 0, 64, 64)), blend((0, 56, 64, 120))
@@ -174,8 +190,18 @@ def test_streaming_holds_a_band_of_rows_not_the_scene():
 
     model = PixelModel()
     tracemalloc.start()
-    predict_segmentation(model, locked_read, extent, write, chip_size=64, stride=48, normalizer=RGB,
-                         batch_size=4, scores=True, queue_size=4)
+    predict_segmentation(
+        model,
+        locked_read,
+        extent,
+        write,
+        chip_size=64,
+        stride=48,
+        normalizer=RGB,
+        batch_size=4,
+        scores=True,
+        queue_size=4,
+    )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     writes = [w for kind, w in log if kind == "write"]
@@ -202,8 +228,9 @@ def test_nodata_windows_are_skipped_and_nodata_pixels_get_255(scene):
     nodata[100:110, 100:120] = True  # a patch inside valid windows
     model = PixelModel()
     mosaic = Mosaic(scene.shape[:2])
-    predict_segmentation(model, reader(scene, nodata), scene.shape[:2], mosaic, chip_size=64, stride=64,
-                         normalizer=RGB, batch_size=1)
+    predict_segmentation(
+        model, reader(scene, nodata), scene.shape[:2], mosaic, chip_size=64, stride=64, normalizer=RGB, batch_size=1
+    )
     windows = sum(len(r) for r in sliding_windows(scene.shape[:2], 64, 64))
     assert model.images == windows - 3  # the 3 windows of the first row are nodata only
     assert (mosaic.classes[nodata] == 255).all()
@@ -226,8 +253,9 @@ def test_reader_errors_reach_the_caller(scene):
         return reader(scene)(window)
 
     with pytest.raises(DataError, match="cannot read window"):
-        predict_segmentation(PixelModel(), broken, scene.shape[:2], Mosaic(scene.shape[:2]), chip_size=64,
-                             normalizer=RGB)
+        predict_segmentation(
+            PixelModel(), broken, scene.shape[:2], Mosaic(scene.shape[:2]), chip_size=64, normalizer=RGB
+        )
 
 
 class SquareDetector(nn.Module):
@@ -244,8 +272,13 @@ class SquareDetector(nn.Module):
                 box = torch.tensor([[ys.min(), xs.min(), ys.max() + 1, xs.max() + 1]], dtype=torch.float32)
                 out.append({"boxes": box, "class_ids": torch.tensor([0]), "scores": torch.tensor([0.9])})
             else:
-                out.append({"boxes": torch.zeros((0, 4)), "class_ids": torch.zeros(0, dtype=torch.int64),
-                            "scores": torch.zeros(0)})
+                out.append(
+                    {
+                        "boxes": torch.zeros((0, 4)),
+                        "class_ids": torch.zeros(0, dtype=torch.int64),
+                        "scores": torch.zeros(0),
+                    }
+                )
         return out
 
 
@@ -255,8 +288,17 @@ def test_detection_duplicates_across_windows_are_merged():
     for y0, x0, y1, x1 in squares:
         image[y0:y1, x0:x1] = 255
     # 64 px windows every 32 px: each square is seen (whole or cut) by up to 9 windows.
-    out = predict_object_detection(SquareDetector(), reader(image), image.shape[:2], chip_size=64, stride=32,
-                                   normalizer=RGB, score_thresh=0.5, merge_thresh=0.5, class_ids=[7])
+    out = predict_object_detection(
+        SquareDetector(),
+        reader(image),
+        image.shape[:2],
+        chip_size=64,
+        stride=32,
+        normalizer=RGB,
+        score_thresh=0.5,
+        merge_thresh=0.5,
+        class_ids=[7],
+    )
     order = np.argsort(out["boxes"][:, 0])
     assert out["boxes"][order].tolist() == [list(map(float, s)) for s in squares]
     assert out["class_ids"].tolist() == [7, 7]
@@ -277,7 +319,7 @@ def test_class_aware_nms_on_many_boxes_keeps_what_batched_nms_keeps(monkeypatch)
     """Beyond NMS_GROUPING_MIN_BOXES, NMS runs on independent groups of boxes: the same boxes survive."""
     from torchvision.ops import batched_nms
 
-    from rv_pytorch.predict import NMS_GROUPING_MIN_BOXES, class_aware_nms
+    from rv_pytorch.merging import NMS_GROUPING_MIN_BOXES, class_aware_nms
 
     rng = np.random.default_rng(0)
     objects, views = 6000, 4  # as overlapping windows see objects: each several times, jittered
@@ -297,30 +339,68 @@ def test_class_aware_nms_on_many_boxes_keeps_what_batched_nms_keeps(monkeypatch)
         assert got.tolist() == expected.tolist()  # the same boxes, highest score first
         assert 0.2 * len(boxes) < len(got) < 0.9 * len(boxes)
 
-    # A box as large as the scene makes the grid useless: plain batched_nms, the same answer.
-    from rv_pytorch import predict as P
+    from rv_pytorch import merging
 
-    assert P._candidate_pairs(boxes.double().numpy(), classes.numpy()) is not None
+    # A box as large as the scene overlaps every box of its class: the groups still give batched_nms's answer.
     huge = torch.cat([boxes, torch.tensor([[-100.0, -100.0, 5100.0, 5100.0]])])
     huge_scores, huge_classes = torch.cat([scores, torch.tensor([0.5])]), torch.cat([classes, torch.tensor([0])])
-    assert P._candidate_pairs(huge.double().numpy(), huge_classes.numpy()) is None
-    assert class_aware_nms(huge, huge_scores, huge_classes, 0.5).tolist() == batched_nms(
-        huge, huge_scores, huge_classes, 0.5).tolist()
+    assert (
+        class_aware_nms(huge, huge_scores, huge_classes, 0.5).tolist()
+        == batched_nms(huge, huge_scores, huge_classes, 0.5).tolist()
+    )
+    # Boxes overlapping in more pairs than the limits allow: plain batched_nms on them all, the same answer.
+    assert merging.suppression_groups(boxes, classes, 0.5) is not None
+    with monkeypatch.context() as patched:
+        patched.setattr(merging, "NMS_MAX_PAIRS", 10)
+        patched.setattr(merging, "NMS_MAX_PAIRS_PER_BOX", 0)
+        assert merging.suppression_groups(boxes, classes, 0.5) is None
+        assert (
+            class_aware_nms(boxes, scores, classes, 0.5).tolist() == batched_nms(boxes, scores, classes, 0.5).tolist()
+        )
 
-    # merge_detections drops the same cut views on many boxes as on few.
+    # merge_detections drops the same cut views whether NMS runs on groups or on all the boxes at once.
     cut = torch.from_numpy(rng.random(len(boxes)) < 0.2)
     many = merge_detections(boxes, scores, classes, cut, 0.5)
-    monkeypatch.setattr(P, "NMS_GROUPING_MIN_BOXES", 10**9)
+    monkeypatch.setattr(merging, "NMS_GROUPING_MIN_BOXES", 10**9)
     few = merge_detections(boxes, scores, classes, cut, 0.5)
     assert many.tolist() == few.tolist() and len(few) < len(batched_nms(boxes, scores, classes, 0.5))
+
+
+def test_merge_drops_exactly_the_cut_views_a_kept_whole_box_of_their_class_covers():
+    """Against the definition, pair by pair over every kept box (dense matrices of rv.core.box)."""
+    from torchvision.ops import batched_nms
+
+    from rv.core.box import intersection_matrix
+
+    rng = np.random.default_rng(3)
+    corner = rng.uniform(0, 400, (600, 2))
+    boxes = torch.from_numpy(np.concatenate([corner, corner + rng.uniform(5, 40, (600, 2))], axis=1)).float()
+    scores = torch.from_numpy(rng.permutation(600) / 600).float()
+    classes = torch.from_numpy(rng.integers(0, 2, 600))
+    cut = torch.from_numpy(rng.random(600) < 0.4)
+    kept = batched_nms(boxes, scores, classes, 0.5)
+    b, c, k = boxes[kept].double().numpy(), classes[kept].numpy(), cut[kept].numpy()
+    covered = intersection_matrix(b, b) / ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[:, None]
+    covers = (covered >= 0.5) & (c[:, None] == c[None, :]) & k[:, None] & ~k[None, :]
+    expected = kept[torch.from_numpy(~covers.any(axis=1))]
+    assert 0 < len(kept) - len(expected) < len(kept)
+    assert merge_detections(boxes, scores, classes, cut, 0.5).tolist() == expected.tolist()
 
 
 def test_detection_with_a_real_model_returns_raster_boxes():
     image = read_scene(NEON, (0, 0, 150, 200))
     torch.manual_seed(0)
     model = create_detection_model("resnet18", 1, fpn_channels=32)
-    out = predict_object_detection(model, reader(image), image.shape[:2], chip_size=96, stride=64,
-                                   normalizer=RGB, score_thresh=0.0, merge_thresh=0.5)
+    out = predict_object_detection(
+        model,
+        reader(image),
+        image.shape[:2],
+        chip_size=96,
+        stride=64,
+        normalizer=RGB,
+        score_thresh=0.0,
+        merge_thresh=0.5,
+    )
     boxes = out["boxes"]
     assert boxes.shape[1] == 4 and len(out["scores"]) == len(boxes) == len(out["class_ids"])
     assert (boxes[:, 2] <= 150).all() and (boxes[:, 3] <= 200).all() and (boxes >= 0).all()
@@ -335,8 +415,9 @@ def test_chip_classification_predicts_one_class_per_cell(scene):
 
     nodata = np.zeros(scene.shape[:2], bool)
     nodata[:50, :50] = True
-    out = predict_chip_classification(MeanClassifier(), reader(scene, nodata), scene.shape[:2], chip_size=50,
-                                      normalizer=RGB, class_ids=[0, 1])
+    out = predict_chip_classification(
+        MeanClassifier(), reader(scene, nodata), scene.shape[:2], chip_size=50, normalizer=RGB, class_ids=[0, 1]
+    )
     windows = out["windows"]
     assert len(windows) == 3 * 4 - 1 and [0, 0, 50, 50] not in windows.tolist()
     for window, class_id in zip(windows, out["class_ids"]):
@@ -365,19 +446,21 @@ def test_test_time_augmentation_averages_the_flipped_predictions(scene, tta):
     flips = [(v, h) for v in (False, True) for h in (False, True)]
     transforms = [(v, h, 0) for v, h in flips] + ([(v, h, 1) for v, h in flips] if tta == "d4" else [])
     with torch.no_grad():
-        expected = torch.stack(
-            [_unview(model(_view(x, *t)).softmax(dim=1), *t) for t in transforms]
-        ).mean(dim=0)[0].numpy()
+        expected = (
+            torch.stack([_unview(model(_view(x, *t)).softmax(dim=1), *t) for t in transforms]).mean(dim=0)[0].numpy()
+        )
     mosaic = Mosaic(square.shape[:2], 2)
-    predict_segmentation(model, reader(square), square.shape[:2], mosaic, chip_size=64, normalizer=RGB,
-                         scores=True, tta=tta)
+    predict_segmentation(
+        model, reader(square), square.shape[:2], mosaic, chip_size=64, normalizer=RGB, scores=True, tta=tta
+    )
     assert np.allclose(mosaic.scores, expected, atol=1e-5)
     # A per-pixel model gives the same answer with or without test-time augmentation.
     pixel = PixelModel()
     plain, augmented = Mosaic(square.shape[:2], 3), Mosaic(square.shape[:2], 3)
     predict_segmentation(pixel, reader(square), square.shape[:2], plain, chip_size=64, normalizer=RGB, scores=True)
-    predict_segmentation(pixel, reader(square), square.shape[:2], augmented, chip_size=64, normalizer=RGB,
-                         scores=True, tta=tta)
+    predict_segmentation(
+        pixel, reader(square), square.shape[:2], augmented, chip_size=64, normalizer=RGB, scores=True, tta=tta
+    )
     assert np.allclose(plain.scores, augmented.scores, atol=1e-5)
 
 
@@ -385,7 +468,8 @@ def test_prediction_reports_its_windows_through_rvs_progress_display(scene, caps
     """Without a terminal (a batch log), rv's display writes one line: how many windows were predicted."""
     monkeypatch.delenv("RV_PROGRESS", raising=False)
     windows = sum(len(row) for row in sliding_windows(scene.shape[:2], 64, 40))
-    predict_segmentation(PixelModel(), reader(scene), scene.shape[:2], Mosaic(scene.shape[:2]), chip_size=64,
-                         stride=40, normalizer=RGB)
+    predict_segmentation(
+        PixelModel(), reader(scene), scene.shape[:2], Mosaic(scene.shape[:2]), chip_size=64, stride=40, normalizer=RGB
+    )
     err = capsys.readouterr().err
     assert f"predict windows: {windows} " in err, err

@@ -48,14 +48,14 @@ def test_segmentation_training_learns_buildings(seg_chip_dir, tmp_path):
     metrics = validate(model, task, plain, torch.device("cpu"))
     labels = np.concatenate([np.load(p)["labels"].ravel() for p in train_set.paths])
     trivial_miou = (labels == 0).mean() / 2  # background IoU = its share; building IoU = 0
-    assert metrics["mIoU"] > trivial_miou + 0.15
+    assert metrics["miou"] > trivial_miou + 0.15
     assert metrics["f1_building"] > 0.5
 
     # Files a user looks at.
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "training_curves.png").stat().st_size > 10_000
     rows = read_log(tmp_path / "log.csv")
     assert [int(r["epoch"]) for r in rows] == list(range(1, 21))
-    assert {"train_loss", "valid_loss", "mIoU", "iou_building", "f1_building", "lr"} <= set(rows[0])
+    assert {"train_loss", "valid_loss", "miou", "iou_building", "f1_building", "lr"} <= set(rows[0])
     reloaded = load_weights(seg_model(seed=1), tmp_path / "model.safetensors")
     assert torch.equal(reloaded.head.weight, model.head.weight)
 
@@ -144,8 +144,8 @@ def test_chip_classification_beats_the_majority_class(cls_chip_dir, tmp_path):
     metrics = validate(model, task, plain, torch.device("cpu"))
     labels = np.array([int(np.load(p)["class_id"]) for p in train_set.paths])
     majority = max(labels.mean(), 1 - labels.mean())
-    assert metrics["accuracy"] > majority + 0.1
-    assert {"accuracy", "mean_f1", "f1_building"} <= set(result.history[-1])
+    assert metrics["recall"] > majority + 0.1  # recall weighted by ground truth: the accuracy
+    assert {"precision", "recall", "f1", "f1_building"} <= set(result.history[-1])
 
 
 def test_object_detection_training_reduces_the_loss(det_chip_dir, tmp_path):
@@ -156,7 +156,7 @@ def test_object_detection_training_reduces_the_loss(det_chip_dir, tmp_path):
                    options(num_epochs=4, batch_size=4, lr=1e-3))
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < losses[0]
-    assert 0.0 <= result.history[-1]["AP50"] <= 1.0 and "AP50_tree" in result.history[-1]
+    assert 0.0 <= result.history[-1]["ap50"] <= 1.0 and "ap50_tree" in result.history[-1]
     assert "valid_loss" not in result.history[-1]
 
 

@@ -1,68 +1,101 @@
-"""MAJORITY_CLASS_BASELINE: a torch-free segmentation backend that predicts the most frequent training class.
+"""The torch-free baselines of rv-qgis's tests: rv's own MAJORITY_CLASS_BASELINE, and one for boxes and cells.
 
-A legacy plugin *module* (``register_plugin``), put on ``PYTHONPATH`` and named
-in ``PLUGINS_MODULES`` by the tests (the pattern of ``tests/aws/conftest.py``),
-so a whole experiment runs ANALYZE → BUNDLE in seconds and ``rv predict``
-loads its bundle (``load_model`` gets the bundle's folder).
+The conftest copies this file onto the ``PYTHONPATH`` of the ``rv`` and QGIS
+processes and names it in ``PLUGINS_MODULES`` (a legacy plugin module). It
+registers:
+
+- ``MAJORITY_CLASS_BASELINE`` (:mod:`rv.testing.baseline`, segmentation: the
+  most frequent training pixel class everywhere);
+- ``MAJORITY_CLASS_VECTOR_BASELINE``, the same idea for the tasks whose
+  predictions are vectors: for chip classification the most frequent training
+  chip class on every cell of a ``chip_size`` grid; for object detection, in
+  every ``chip_size`` window, one box of the median training box size at the
+  window's centre, of the most frequent box class (score 1). A baseline to
+  measure models against, not a detector: the QGIS tests need real bundles and
+  real GeoJSON predictions of those tasks in seconds.
 """
+
 import json
-import os
 
 import attrs
 import numpy as np
 
-import rv
 from rv import file_utils
-from rv.backend.backend import Backend
-from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
+from rv.testing.baseline import (  # noqa: F401  (re-exported)
+    BASELINE_BACKEND,
+    MODEL,
+    MajorityClassBackend,
+    MajorityClassBackendConfig,
+    MajorityClassBackendConfigBuilder,
+)
+from rv.testing.baseline import register_plugin as register_segmentation_baseline
 
-MODEL = "model.pth"
+VECTOR_BASELINE_BACKEND = "MAJORITY_CLASS_VECTOR_BASELINE"
 
 
-class MajorityClassBackend(Backend):
-    def __init__(self, task):
-        self.task = task
-        self.class_id = None
+class MajorityClassVectorBackend(MajorityClassBackend):
+    """Chip classification and object detection from the training chips' class counts (and box sizes)."""
 
     def train(self, chip_uri, train_uri, stats_uri, tmp_dir):
-        from rv.chips import read_chip_dir
+        import os
+
+        from rv.chips import iter_chips
 
         local = os.path.join(tmp_dir, "chips")
         file_utils.sync_from_dir(chip_uri, local)
         counts = np.zeros(256, dtype=np.int64)
-        for chip in read_chip_dir(local).iter_chips("train"):
-            counts += np.bincount(chip["labels"].ravel(), minlength=256)
-        counts[255] = 0  # ignored pixels
-        file_utils.write_text(file_utils.join(train_uri, MODEL), json.dumps({"class_id": int(counts.argmax())}))
-
-    def bundle_files(self, train_uri):
-        return {MODEL: file_utils.join(train_uri, MODEL)}
+        sizes, kind = [], "cells"
+        for chip in iter_chips(local, "train"):
+            if "class_id" in chip:  # chip classification: a class per chip
+                counts[int(chip["class_id"])] += 1
+            else:  # object detection: boxes (ymin, xmin, ymax, xmax) and their classes
+                kind = "boxes"
+                counts += np.bincount(chip["class_ids"], minlength=256)
+                boxes = np.asarray(chip["boxes"]).reshape(-1, 4)
+                sizes.extend(zip(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))
+        model = {"kind": kind, "class_id": int(counts.argmax()), "chip_size": int(self.task.chip_size)}
+        if kind == "boxes":
+            model["box_size"] = [float(v) for v in np.median(np.asarray(sizes), axis=0)] if sizes else [10.0, 10.0]
+        file_utils.write_text(file_utils.join(train_uri, MODEL), json.dumps(model))
 
     def load_model(self, model_uri, tmp_dir):
-        if os.path.isdir(model_uri):  # a bundle's folder
+        import os
+
+        if file_utils.is_local(model_uri) and os.path.isdir(model_uri):  # a bundle's folder
             model_uri = os.path.join(model_uri, MODEL)
-        self.class_id = json.loads(file_utils.read_text(model_uri))["class_id"]
+        self.model = json.loads(file_utils.read_text(model_uri))
 
     def predict_scene(self, scene, tmp_dir):
-        from rv.labels.semantic_segmentation_labels import SemanticSegmentationLabels
+        from rv.core.box import Box
+        from rv.labels.chip_classification_labels import ChipClassificationLabels
+        from rv.labels.object_detection_labels import ObjectDetectionLabels
 
         extent = scene.extent
-        labels = SemanticSegmentationLabels.from_array(
-            np.full((int(extent.ymax), int(extent.xmax)), self.class_id, dtype=np.uint8))
+        class_id = self.model["class_id"]
+        windows = Box(0, 0, int(extent.ymax), int(extent.xmax)).get_windows(self.model["chip_size"], padding="shift")
+        if self.model["kind"] == "cells":
+            labels = ChipClassificationLabels([w.to_tuple() for w in windows], [class_id] * len(windows))
+        else:
+            h, w = self.model["box_size"]
+            boxes = [(cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2) for cy, cx in (win.center for win in windows)]
+            labels = ObjectDetectionLabels(boxes, [class_id] * len(boxes), [1.0] * len(boxes))
         if scene.label_store is not None:
             scene.label_store.save(labels)
         return labels
 
 
 @attrs.frozen
-class MajorityClassBackendConfig(BackendConfig):
+class MajorityClassVectorBackendConfig(MajorityClassBackendConfig):
     def create(self, task_config=None, tmp_dir=None):
-        return MajorityClassBackend(task_config or self.task)
+        return MajorityClassVectorBackend(task_config or self.task)
 
 
-class MajorityClassBackendConfigBuilder(BackendConfigBuilder):
-    config_class = MajorityClassBackendConfig
+class MajorityClassVectorBackendConfigBuilder(MajorityClassBackendConfigBuilder):
+    config_class = MajorityClassVectorBackendConfig
 
 
 def register_plugin(plugin_registry):
-    plugin_registry.register_config_builder(rv.BACKEND, "MAJORITY_CLASS_BASELINE", MajorityClassBackendConfigBuilder)
+    register_segmentation_baseline(plugin_registry)
+    plugin_registry.register_config_builder(
+        "backends", VECTOR_BASELINE_BACKEND, MajorityClassVectorBackendConfigBuilder
+    )

@@ -8,9 +8,10 @@ one ``RESULT {json}`` line. The plugin runs ``rv`` of the project's venv.
 
 The experiment is the land-cover segmentation of ``examples/data/landcover``
 with the torch-free MAJORITY_CLASS_BASELINE backend (``baseline_backend.py``, a
-legacy plugin module on ``PYTHONPATH``): ``rv run local`` runs ANALYZE → BUNDLE
-in about 20 seconds and leaves a real experiment JSON, predictions, polygons
-and a model bundle.
+legacy plugin module on ``PYTHONPATH``): ``rv run inprocess`` runs ANALYZE → BUNDLE
+in seconds and leaves a real experiment JSON, predictions, polygons
+and a model bundle. The tree crowns of ``examples/data/trees`` give a detection and a chip
+classification experiment (``trees_experiments.py``) with its sibling for boxes and cells.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 LANDCOVER = ROOT / "examples" / "data" / "landcover"
+TREES = ROOT / "examples" / "data" / "trees"
 QGIS_PYTHON = "/usr/bin/python3"
 QGIS_APT = "apt-get install -y python3-qgis qgis-providers qgis"
 RV = str(Path(sys.executable).with_name("rv"))
@@ -41,7 +43,7 @@ HARNESS = textwrap.dedent(
     sys.path.insert(0, os.environ["RV_QGIS_PLUGINS_DIR"])
     from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
                            QgsProject, QgsRasterLayer, QgsSettings, QgsVectorLayer)
-    app = QgsApplication([], False)
+    app = QgsApplication([], os.environ.get("RV_QGIS_GUI") == "1")  # widgets need the GUI (offscreen)
     app.initQgis()
     from processing.core.Processing import Processing
     Processing.initialize()
@@ -72,11 +74,26 @@ HARNESS = textwrap.dedent(
 )
 
 
+#: what every QGIS script ends with. PyQt's teardown of QGIS objects at interpreter exit crashes now and then
+#: (a segmentation fault after the script's work is done and printed); the script leaves without it.
+EPILOGUE = textwrap.dedent(
+    """
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+    """
+)
+
+
 @pytest.fixture(scope="session")
 def qgis_python() -> str:
     """QGIS's Python; the tests skip, naming the apt command, only when QGIS is not installed."""
-    probe = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True) \
-        if os.path.exists(QGIS_PYTHON) else None
+    probe = (
+        subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True)
+        if os.path.exists(QGIS_PYTHON)
+        else None
+    )
     if probe is None or probe.returncode != 0:
         pytest.skip(f"QGIS's Python bindings are not installed (optional capability): {QGIS_APT}")
     return QGIS_PYTHON
@@ -91,8 +108,12 @@ def rv_env(tmp_path_factory) -> dict:
     shutil.copy(HERE / "baseline_backend.py", site / "rv_qgis_test_baseline.py")
     (base / "config").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_", "QGIS_"))}
-    env.update(PYTHONPATH=str(site), PLUGINS_MODULES="rv_qgis_test_baseline", RV_CONFIG_DIR=str(base / "config"),
-               RV_PROGRESS="0")
+    env.update(
+        PYTHONPATH=str(site),
+        PLUGINS_MODULES="rv_qgis_test_baseline",
+        RV_CONFIG_DIR=str(base / "config"),
+        RV_PROGRESS="0",
+    )
     return env
 
 
@@ -103,16 +124,87 @@ def landcover_run(tmp_path_factory, rv_env) -> SimpleNamespace:
     root = base / "root"
     image = LANDCOVER / "s2_aberystwyth_tile4.tif"
     run = subprocess.run(
-        [RV, "run", "local", str(HERE / "landcover_experiment.py"), "-a", "root_uri", str(root),
-         "-a", "image_uri", str(image), "-a", "labels_uri", str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif"),
-         "-a", "aoi_uri", str(LANDCOVER / "train_aoi.geojson")],
-        capture_output=True, text=True, env=rv_env, cwd=base, timeout=300,
+        [
+            RV,
+            "run",
+            "inprocess",  # one process for all commands: seconds, not a minute, on a busy machine
+            str(HERE / "landcover_experiment.py"),
+            *("ANALYZE", "CHIP", "TRAIN", "PREDICT", "BUNDLE"),  # no EVAL: nothing here reads it
+            "-a",
+            "root_uri",
+            str(root),
+            "-a",
+            "image_uri",
+            str(image),
+            "-a",
+            "labels_uri",
+            str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif"),
+            "-a",
+            "aoi_uri",
+            str(LANDCOVER / "train_aoi.geojson"),
+        ],
+        capture_output=True,
+        text=True,
+        env=rv_env,
+        cwd=base,
+        timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     return SimpleNamespace(
-        root=root, experiment=root / "experiments" / "landcover.json",
-        bundle=root / "bundle" / "landcover" / "model-bundle.zip", image=image,
+        root=root,
+        experiment=root / "experiments" / "landcover.json",
+        bundle=root / "bundle" / "landcover" / "model-bundle.zip",
+        image=image,
         predictions=root / "predict" / "landcover" / "tile4-valid.tif",
+    )
+
+
+@pytest.fixture(scope="session")
+def trees_run(tmp_path_factory, rv_env) -> SimpleNamespace:
+    """A finished run of ``trees_experiments.py``: object detection (``detection``) and chip classification
+    (``cells``), each a namespace of ``experiment``, ``bundle`` and ``predictions``; and ``image``."""
+    base = tmp_path_factory.mktemp("trees")
+    root = base / "root"
+    run = subprocess.run(
+        [
+            RV,
+            "run",
+            "inprocess",
+            str(HERE / "trees_experiments.py"),
+            *("CHIP", "TRAIN", "PREDICT", "BUNDLE"),
+            "-a",
+            "root_uri",
+            str(root),
+            "-a",
+            "image_uri",
+            str(TREES / "neon_osbs_029.tif"),
+            "-a",
+            "labels_uri",
+            str(TREES / "neon_osbs_029_trees.geojson"),
+            "-a",
+            "train_aoi_uri",
+            str(TREES / "train_aoi.geojson"),
+            "-a",
+            "valid_aoi_uri",
+            str(TREES / "validation_aoi.geojson"),
+        ],
+        capture_output=True,
+        text=True,
+        env=rv_env,
+        cwd=base,
+        timeout=400,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    def outputs(key):
+        return SimpleNamespace(
+            experiment=root / "experiments" / f"{key}.json",
+            bundle=root / "bundle" / key / "model-bundle.zip",
+            predictions=root / "predict" / key / "osbs-valid.geojson",
+        )
+
+    return SimpleNamespace(
+        root=root, image=TREES / "neon_osbs_029.tif", detection=outputs("trees-detection"), cells=outputs("trees-cells")
     )
 
 
@@ -132,20 +224,23 @@ def run_qgis(qgis_python, qgis_profile, rv_env, tmp_path):
 
     def _run(script: str, timeout: float = 180, **env) -> object:
         path = tmp_path / "qgis_script.py"
-        path.write_text(HARNESS + textwrap.dedent(script), encoding="utf-8")
+        path.write_text(HARNESS + textwrap.dedent(script) + EPILOGUE, encoding="utf-8")
         environ = dict(rv_env)
         environ.update(
-            QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path),
+            QT_QPA_PLATFORM="offscreen",
+            HOME=str(tmp_path),
+            XDG_RUNTIME_DIR=str(tmp_path),
             GDAL_PAM_ENABLED="NO",  # no .aux.xml statistics written beside the repository's sample rasters
             QGIS_CUSTOM_CONFIG_PATH=str(qgis_profile),
             RV_QGIS_PLUGINS_DIR=str(qgis_profile / "profiles" / "default" / "python" / "plugins"),
             RV_QGIS_EXECUTABLE=RV,
         )
         environ.update({k: str(v) for k, v in env.items()})
-        done = subprocess.run([qgis_python, str(path)], capture_output=True, text=True, env=environ,
-                              cwd=tmp_path, timeout=timeout)
+        done = subprocess.run(
+            [qgis_python, str(path)], capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=timeout
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         assert done.returncode == 0 and lines, f"QGIS script failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-        return json.loads(lines[-1][len("RESULT "):])
+        return json.loads(lines[-1][len("RESULT ") :])
 
     return _run

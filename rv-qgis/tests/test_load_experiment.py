@@ -22,8 +22,12 @@ def test_layers_are_named_grouped_and_styled_as_in_raster_vision(run_qgis, landc
 
     assert got["groups"] == {
         "train-tile4-train": ["train-tile4-train-aoi", "train-tile4-train-ground_truth", "train-tile4-train"],
-        "val-tile4-valid": ["val-tile4-valid-predictions-polygons", "val-tile4-valid-predictions",
-                            "val-tile4-valid-ground_truth", "val-tile4-valid"],
+        "val-tile4-valid": [
+            "val-tile4-valid-predictions-polygons",
+            "val-tile4-valid-predictions",
+            "val-tile4-valid-ground_truth",
+            "val-tile4-valid",
+        ],
     }
     assert got["loaded"] == 7
     layers = got["layers"]
@@ -83,11 +87,68 @@ def test_choose_scenes_layers_and_a_style_profile_and_bad_inputs_are_messages(ru
     not_experiment.write_text('{"overall": {}}', encoding="utf-8")
     got = run_qgis(make_qml + SELECT, EXPERIMENT=landcover_run.experiment, NOT_EXPERIMENT=not_experiment)
 
-    assert got["names"] == ["val-tile4-valid-ground_truth", "val-tile4-valid-predictions",
-                            "val-tile4-valid-predictions-polygons"]
+    assert got["names"] == [
+        "val-tile4-valid-ground_truth",
+        "val-tile4-valid-predictions",
+        "val-tile4-valid-predictions-polygons",
+    ]
     assert got["truth_renderer"] == "singlebandgray"
     errors = got["errors"]
     assert "no scene tile9" in errors["unknown_scene"] and "tile4-train, tile4-valid" in errors["unknown_scene"]
     assert "experiments/gone.json does not exist" in errors["missing_file"]
     assert "is not an rv experiment config" in errors["not_an_experiment"]
     assert "no style profile 'nope'" in errors["unknown_profile"] and "grey" in errors["unknown_profile"]
+
+
+LOAD_DETECTION = """
+    from qgis.core import QgsExpressionContextUtils, QgsRenderContext
+    processing.run("rv:load_experiment", {"EXPERIMENT": os.environ["EXPERIMENT"]})
+    project = QgsProject.instance()
+    groups = {g.name(): [l.name() for l in g.findLayers()] for g in project.layerTreeRoot().findGroups()}
+    layers = {}
+    for layer in project.mapLayers().values():
+        info = describe(layer)
+        if isinstance(layer, QgsVectorLayer):
+            # how many of its features QGIS draws (a feature of no category is not drawn)
+            renderer = layer.renderer().clone()
+            context = QgsRenderContext()
+            context.expressionContext().appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+            renderer.startRender(context, layer.fields())
+            drawn = 0
+            for feature in layer.getFeatures():
+                context.expressionContext().setFeature(feature)
+                drawn += renderer.willRenderFeature(feature, context)
+            info["drawn"] = drawn
+            renderer.stopRender(context)
+            info["features"] = layer.featureCount()
+        layers[layer.name()] = info
+    result({"groups": groups, "layers": layers, "project_crs": project.crs().authid()})
+"""
+
+
+def test_a_detection_experiment_shows_boxes_in_class_colours(run_qgis, trees_run):
+    got = run_qgis(LOAD_DETECTION, EXPERIMENT=trees_run.detection.experiment)
+
+    assert got["groups"] == {
+        "train-osbs-train": ["train-osbs-train-aoi", "train-osbs-train-ground_truth", "train-osbs-train"],
+        "val-osbs-valid": [
+            "val-osbs-valid-aoi",
+            "val-osbs-valid-predictions",
+            "val-osbs-valid-ground_truth",
+            "val-osbs-valid",
+        ],
+    }
+    layers = got["layers"]
+    assert got["project_crs"] == "EPSG:32617"  # the imagery's
+    assert layers["val-osbs-valid"]["crs"] == "EPSG:32617" and layers["val-osbs-valid"]["renderer"] == "multibandcolor"
+    # boxes: categorized by class, the class map's yellow "tree"
+    for name in ("val-osbs-valid-ground_truth", "val-osbs-valid-predictions", "train-osbs-train-ground_truth"):
+        boxes = layers[name]
+        assert boxes["crs"] == "EPSG:4326", name  # GeoJSON
+        assert boxes["renderer"] == "categorizedSymbol", name
+        assert boxes["classes"] == [[1, "#ffff00", "tree"]], name
+        assert boxes["features"] > 0 and boxes["drawn"] == boxes["features"], name
+    # the ground truth's features say class_id 0, class_name "Tree": the label source maps "Tree" to class 1
+    assert "Tree" in layers["val-osbs-valid-ground_truth"]["field"]
+    assert layers["val-osbs-valid-predictions"]["field"] == "class_id"
+    assert layers["val-osbs-valid-aoi"]["renderer"] == "singleSymbol"

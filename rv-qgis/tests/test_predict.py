@@ -18,8 +18,13 @@ CLASSES = [[1, "#006400", "forest"], [2, "#90ee90", "grass"], [3, "#808080", "ur
 
 def rv_predict(landcover_run, rv_env, out):
     """The reference: ``rv predict`` run by hand."""
-    done = subprocess.run([RV, "predict", str(landcover_run.bundle), str(landcover_run.image), str(out)],
-                          capture_output=True, text=True, env=rv_env, timeout=120)
+    done = subprocess.run(
+        [RV, "predict", str(landcover_run.bundle), str(landcover_run.image), str(out)],
+        capture_output=True,
+        text=True,
+        env=rv_env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     with rasterio.open(out) as src:
         return src.read(), src.crs, src.transform
@@ -59,22 +64,127 @@ def test_predict_through_processing_matches_rv_predict(run_qgis, landcover_run, 
     assert got["features"] >= 1
 
 
-def test_qgis_process_lists_and_runs_rv_predict(qgis_python, qgis_profile, landcover_run, rv_env, tmp_path):
-    qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")  # Debian's wrapper adds a bad option
+PREDICT_VECTORS = """
+    def features(path):
+        layer = QgsVectorLayer(path, "predictions", "ogr")
+        rows = []
+        for f in layer.getFeatures():
+            box = f.geometry().boundingBox()
+            rows.append([f["class_id"], [box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum()]])
+        return {"crs": layer.crs().authid(), "features": sorted(rows), "style": describe(layer)}
+
+    got = {}
+    for name, params in {
+        "boxes": {"BUNDLE": os.environ["DETECTION_BUNDLE"], "OUTPUT_VECTOR": os.environ["BOXES"]},  # a GeoPackage
+        "cells": {"BUNDLE": os.environ["CELLS_BUNDLE"]},  # no OUTPUT_VECTOR: GeoJSON beside OUTPUT
+    }.items():
+        out = processing.run("rv:predict", dict({"INPUT": os.environ["IMAGE"], "OUTPUT": os.environ["OUT"]}, **params))
+        got[name] = dict(features(out["OUTPUT_VECTOR"]), out=out)
+    # As the Processing dialog runs it: the outputs are loaded into the project, the cells in place of OUTPUT.
+    processing.runAndLoadResults("rv:predict", {"INPUT": os.environ["IMAGE"], "BUNDLE": os.environ["CELLS_BUNDLE"],
+                                                "OUTPUT": os.environ["OUT"].replace(".tif", "-loaded.tif")})
+    got["loaded"] = [describe(layer) for layer in QgsProject.instance().mapLayers().values()]
+    result(got)
+"""
+
+
+def geojson_features(path):
+    """``[class_id, [xmin, ymin, xmax, ymax]]`` of each feature of a GeoJSON file rv wrote, sorted."""
+    import json
+
+    rows = []
+    for feature in json.loads(Path(path).read_text(encoding="utf-8"))["features"]:
+        xs, ys = zip(*feature["geometry"]["coordinates"][0])
+        rows.append([feature["properties"]["class_id"], [min(xs), min(ys), max(xs), max(ys)]])
+    return sorted(rows)
+
+
+def test_predict_with_detection_and_chip_classification_bundles_writes_styled_vectors(
+    run_qgis, trees_run, rv_env, tmp_path
+):
+    boxes, out = tmp_path / "qgis" / "boxes.gpkg", tmp_path / "qgis" / "cells.tif"
+    got = run_qgis(
+        PREDICT_VECTORS,
+        IMAGE=trees_run.image,
+        DETECTION_BUNDLE=trees_run.detection.bundle,
+        CELLS_BUNDLE=trees_run.cells.bundle,
+        BOXES=boxes,
+        OUT=out,
+    )
+
+    assert got["boxes"]["out"] == {"OUTPUT_VECTOR": str(boxes)}
+    assert got["cells"]["out"] == {"OUTPUT_VECTOR": str(tmp_path / "qgis" / "cells.geojson")}
+    assert not out.exists()  # no raster for these tasks
+    [loaded] = got["loaded"]
+    assert loaded["name"] == "predictions" and loaded["renderer"] == "categorizedSymbol"
+    assert (tmp_path / "qgis" / "cells-loaded.geojson").is_file()
+    for name, run, classes in (
+        ("boxes", trees_run.detection, [[1, "#ffff00", "tree"]]),
+        ("cells", trees_run.cells, [[1, "#006400", "trees"], [2, "#d2b48c", "background"]]),
+    ):
+        reference = tmp_path / f"cli-{name}.geojson"
+        done = subprocess.run(
+            [RV, "predict", str(run.bundle), str(trees_run.image), str(reference)],
+            capture_output=True,
+            text=True,
+            env=rv_env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        expected = geojson_features(reference)
+        actual = got[name]["features"]
+        assert len(actual) == len(expected) > 0, name
+        for (class_id, bbox), (want_id, want_bbox) in zip(actual, expected):
+            assert class_id == want_id
+            np.testing.assert_allclose(bbox, want_bbox, atol=1e-9)
+        assert got[name]["crs"] == "EPSG:4326"
+        # the style saved beside the output, which QGIS applies when it opens the file
+        assert got[name]["style"]["renderer"] == "categorizedSymbol"
+        assert [[int(v), color, label] for v, color, label in got[name]["style"]["classes"]] == classes
+
+
+def test_qgis_process_lists_and_runs_rv_predict(qgis_python, landcover_run, rv_env, tmp_path):
+    # Debian's /usr/bin/qgis_process wrapper adds an option QGIS 3.22 refuses: run the binary itself
+    qgis_process = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
     assert qgis_process, "qgis_process is part of the qgis package"
-    ini = qgis_profile / "profiles" / "default" / "QGIS" / "QGIS3.ini"
-    ini.parent.mkdir(parents=True, exist_ok=True)
-    ini.write_text(f"[PythonPlugins]\nrv=true\n\n[rv]\nexecutable={RV}\n", encoding="utf-8")
-    env = dict(rv_env, QT_QPA_PLATFORM="offscreen", GDAL_PAM_ENABLED="NO", QGIS_CUSTOM_CONFIG_PATH=str(qgis_profile), HOME=str(tmp_path),
-               XDG_RUNTIME_DIR=str(tmp_path))
+    # A fresh QGIS settings folder: `rv qgis install` alone makes the algorithms appear (installed, enabled,
+    # this rv as the executable).
+    qgis_profile = tmp_path / "qgis-config"
+    installed = subprocess.run(
+        [RV, "qgis", "install", "--profile", str(qgis_profile / "profiles" / "default")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert installed.returncode == 0, installed.stderr
+    env = dict(
+        rv_env,
+        QT_QPA_PLATFORM="offscreen",
+        GDAL_PAM_ENABLED="NO",
+        QGIS_CUSTOM_CONFIG_PATH=str(qgis_profile),
+        HOME=str(tmp_path),
+        XDG_RUNTIME_DIR=str(tmp_path),
+    )
 
     listed = subprocess.run([qgis_process, "list"], capture_output=True, text=True, env=env, timeout=120)
     assert "rv:load_experiment" in listed.stdout and "rv:predict" in listed.stdout, listed.stdout + listed.stderr
 
     out = tmp_path / "process" / "predictions.tif"
-    done = subprocess.run([qgis_process, "run", "rv:predict", "--", f"INPUT={landcover_run.image}",
-                           f"BUNDLE={landcover_run.bundle}", f"OUTPUT={out}"],
-                          capture_output=True, text=True, env=env, timeout=180)
+    done = subprocess.run(
+        [
+            qgis_process,
+            "run",
+            "rv:predict",
+            "--",
+            f"INPUT={landcover_run.image}",
+            f"BUNDLE={landcover_run.bundle}",
+            f"OUTPUT={out}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     expected, crs, transform = rv_predict(landcover_run, rv_env, tmp_path / "cli.tif")
     actual, actual_crs, actual_transform = read(out)
@@ -125,6 +235,8 @@ BAD = """
         "missing_bundle": {"BUNDLE": os.environ["MISSING_BUNDLE"]},
         "other_bands": {"INPUT": os.environ["PAN_IMAGE"]},
         "bad_channel_order": {"CHANNEL_ORDER": "red green"},
+        "missing_image": {"INPUT": os.environ["MISSING_BUNDLE"].replace("model-bundle.zip", "scene.tif")},
+        "two_bands_for_three": {"CHANNEL_ORDER": "2 1"},
     }
     for name, params in cases.items():
         values = dict({"INPUT": os.environ["IMAGE"], "BUNDLE": os.environ["BUNDLE"], "OUTPUT": os.environ["OUT"]}, **params)
@@ -148,14 +260,22 @@ BAD = """
 
 
 def test_bad_inputs_end_in_messages(run_qgis, landcover_run, tmp_path, data_dir):
-    errors = run_qgis(BAD, IMAGE=landcover_run.image, BUNDLE=landcover_run.bundle, OUT=tmp_path / "out.tif",
-                      MISSING_BUNDLE=tmp_path / "gone" / "model-bundle.zip",
-                      PAN_IMAGE=data_dir / "buildings" / "sn4_atlanta_pan.tif")
+    errors = run_qgis(
+        BAD,
+        IMAGE=landcover_run.image,
+        BUNDLE=landcover_run.bundle,
+        OUT=tmp_path / "out.tif",
+        MISSING_BUNDLE=tmp_path / "gone" / "model-bundle.zip",
+        PAN_IMAGE=data_dir / "buildings" / "sn4_atlanta_pan.tif",
+    )
 
     assert "gone/model-bundle.zip does not exist" in errors["missing_bundle"]
-    # rv predict's own message comes through: the bundle reads bands 2, 1, 0; the image has one band
-    assert "rv predict failed" in errors["other_bands"] and "band" in errors["other_bands"].lower()
+    # found before rv runs: the bundle reads bands 2, 1, 0; the image has one band
+    assert "sn4_atlanta_pan.tif has 1 band(s)" in errors["other_bands"]
+    assert "reads bands 2, 1, 0" in errors["other_bands"] and "CHANNEL_ORDER" in errors["other_bands"]
     assert "CHANNEL_ORDER 'red green'" in errors["bad_channel_order"]
+    assert "gone/scene.tif" in errors["missing_image"] and "INPUT" in errors["missing_image"]
+    assert "gives 2 band(s)" in errors["two_bands_for_three"] and "takes 3" in errors["two_bands_for_three"]
     assert "/nonexistent/bin/rv" in errors["absent_rv"] and "Configure" in errors["absent_rv"]
     assert "no `rv` command on PATH" in errors["no_rv_on_path"]
     assert not os.path.exists(tmp_path / "out.tif")

@@ -136,6 +136,8 @@ def test_the_experiment_runs_as_slurm_jobs_in_graph_order_and_equals_a_local_run
         log = Path(records[command]["log"])
         assert log == slurm / command / "landcover" / f"slurm-{ids[command]}.log"
         assert f"rv: running {command.upper()} landcover" in log.read_text()
+        # and rv's own log.txt, which every runner's `rv run_command` leaves
+        assert f"rv: running {command.upper()} landcover" in (slurm / command / "landcover" / "log.txt").read_text()
     _assert_same_outputs(local, slurm)
 
     # A rerun finds every command finished: nothing is submitted.
@@ -305,3 +307,53 @@ def test_a_job_sbatch_refuses_cancels_the_jobs_submitted_before_it(run_slurm, sl
         f"landcover-chip ({ids['chip']})"
     ) in message
     assert set(slurm_cluster.wait_until_ended(ids.values()).values()) == {"CANCELLED"}
+
+
+# -- rv run slurm --splits: ANALYZE and CHIP (one training and one validation scene) each as an array
+# job of two tasks (--array=0-1, each reading SLURM_ARRAY_TASK_ID) and a merge job after it.
+
+
+def test_splits_run_as_job_arrays_whose_merge_equals_an_unsplit_run(
+    run_rv, run_slurm, experiment_file, experiment_args, slurm_profile, slurm_cluster, tmp_path
+):
+    local, slurm = tmp_path / "local", tmp_path / "slurm"
+    result = run_rv("run", "local", experiment_file, "analyze", "chip", *experiment_args(local))
+    assert result.returncode == 0, result.stderr
+    slurm_profile(gpus=0, poll_seconds=0.5, wait="true")
+
+    result = run_slurm(slurm, "analyze", "chip", "--splits", "2")
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    merges = _records(slurm)
+    for command in ("analyze", "chip"):
+        splits = slurm / command / "landcover" / "splits"
+        array = json.loads((splits / "slurm-job.json").read_text())
+        assert array["job_name"] == f"landcover-{command}-parts"
+        assert array["job_id"] in merges[command]["after"]  # the merge job waits for the whole array
+        # Slurm ran both tasks, each its own part, each with its log beside the parts.
+        for task in (0, 1):
+            log = (splits / f"slurm-{array['job_id']}_{task}.log").read_text()
+            assert f"rv: running {command.upper()} landcover" in log
+            config = json.loads((splits / str(task) / "command-config.json").read_text())["config"]
+            assert (config["part"], config["parts"]) == (task, 2)
+            assert json.loads((splits / str(task) / "command-stamp.json").read_text())["command"] == command.upper()
+    arrays = [job["JobState"] for job in slurm_cluster.completed_jobs().values() if job["Name"].endswith("-parts")]
+    assert arrays == ["COMPLETED"] * 4
+    # The merged outputs are those of the unsplit run.
+    for name in ("analyze/landcover/stats.json", "chip/landcover/chips.json"):
+        assert json.loads((slurm / name).read_text()) == json.loads((local / name).read_text()), name
+    local_chips = sorted(p.relative_to(local) for p in (local / "chip" / "landcover").rglob("*.npz"))
+    slurm_chips = sorted(p.relative_to(slurm) for p in (slurm / "chip" / "landcover").rglob("*.npz"))
+    assert slurm_chips == local_chips and len(local_chips) == 32  # the parts' own chips were merged away
+    for chip in local_chips:
+        with np.load(local / chip) as a, np.load(slurm / chip) as b:
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{chip} {key}")
+
+    # A rerun submits nothing, split or not: the merged outputs are the unsplit command's.
+    before = slurm_cluster.job_ids()
+    for extra in (["--splits", "2"], []):
+        again = run_slurm(slurm, "analyze", "chip", *extra)
+        assert again.returncode == 0, again.stderr
+        assert "nothing to submit" in again.stderr
+    assert slurm_cluster.job_ids() == before

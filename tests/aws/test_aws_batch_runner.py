@@ -9,7 +9,6 @@ with the job's environment), to show a job has what it needs.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import sys
 import rv
 from rv import file_utils
 from rv.serialization import load_config
+from rv.testing import baseline, environ_without_rv
 
 COMMANDS = ("analyze", "chip", "train", "predict", "eval", "bundle")
 #: what each command waits for: the graph of the land-cover experiment (stats feed CHIP, PREDICT, BUNDLE)
@@ -42,7 +42,7 @@ def _submitted_ids(stdout: str) -> dict[str, str]:
 
 def _container_environment(job_environment: dict[str, str]) -> dict[str, str]:
     """This machine's environment as the job's container would see it: no rv settings but the job's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_", "AWS_BATCH_"))}
+    env = environ_without_rv(also_remove=("AWS_BATCH_",))
     env.update(job_environment)
     return env
 
@@ -80,7 +80,7 @@ def test_the_experiment_becomes_batch_jobs(
             "RV_REQUIRED_PLUGINS": f"rv-core=={version}",
             "RV_LOAD_PLUGINS": "",
             "PLUGINS_FILES": "[]",
-            "PLUGINS_MODULES": '["rv_test_majority_baseline"]',
+            "PLUGINS_MODULES": json.dumps([baseline.MODULE]),
         }
         # The config the job runs is on S3 and is the command it names.
         config = load_config(config_uri)

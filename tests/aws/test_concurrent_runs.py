@@ -27,7 +27,7 @@ COMMANDS = ["ANALYZE", "CHIP", "TRAIN", "PREDICT", "EVAL", "BUNDLE"]
 
 
 def _start(experiment_file, root, image, labels):
-    argv = [sys.executable, "-m", "rv", "run", "local", str(experiment_file), "-a", "root_uri", root,
+    argv = [sys.executable, "-m", "rv", "run", "-v", "local", str(experiment_file), "-a", "root_uri", root,
             "-a", "image_uri", image, "-a", "labels_uri", labels]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=os.getcwd(),
                             env=dict(os.environ))
@@ -47,7 +47,7 @@ def _results(root):
     preds = {}
     for scene in ("tile4-valid",):
         uri = f"{root}/predict/landcover/{scene}.tif"
-        with rasterio.open(file_utils.gdal_path(uri) or uri) as ds:
+        with rasterio.open(file_utils.gdal_path(uri)) as ds:
             preds[scene] = ds.read()
     eval_json.pop("created_at", None)
     return eval_json, stats, chips, preds

@@ -77,8 +77,11 @@ def test_inprocess_gives_the_outputs_of_local_and_a_second_run_runs_nothing(
     _run_local(experiment_file, local_root)
     err = _run_inprocess_here(experiment_file, inprocess_root, monkeypatch, capfd)
     for command in COMMANDS:
-        assert err.count(f"rv: running {command} landcover") == 1, err
         assert f"[{command} landcover] done" in err
+        # Each command's log.txt beside its outputs, as the local runner's subprocesses leave it.
+        for root in (local_root, inprocess_root):
+            log = (Path(root) / command.lower() / "landcover" / "log.txt").read_text()
+            assert log.count(f"rv: running {command} landcover") == 1, log
     assert "rv: ran 6 command(s)" in err
     assert "rv: EVAL landcover (experiment landcover)" in err  # the scores, as after a local run
 
@@ -120,6 +123,8 @@ def test_a_failing_command_stops_the_inprocess_run_naming_the_command_and_the_er
     assert "tile4-train-0.npz" in err and "Rerun CHIP to rewrite it" in err  # rv's own explanation
     assert f"rv run_command {config_uri}" in err and "Commands after it were not run." in err
     assert "Traceback" not in err  # one of rv's explained errors: the message says it all
+    log = Path(root) / "train/landcover/log.txt"
+    assert f"Its log is {log};" in err and "rv: error: Cannot read the chip" in log.read_text()
     assert "[TRAIN landcover] failed after" in err and "[PREDICT landcover] starting" not in err
     assert not (Path(root) / "train/landcover/command-stamp.json").exists()
     assert not (Path(root) / "predict/landcover/command-stamp.json").exists()
@@ -147,4 +152,5 @@ def test_an_unexpected_exception_in_a_command_shows_its_traceback_then_stops_the
     assert ("ANALYZE landcover (experiment landcover) failed in this process: RuntimeError: the statistics "
             "overflowed") in flat
     assert "[CHIP landcover] starting" not in flat
+    assert 'raise RuntimeError("the statistics overflowed")' in (Path(root) / "analyze/landcover/log.txt").read_text()
     assert not (Path(root) / "analyze/landcover/command-stamp.json").exists()

@@ -66,10 +66,12 @@ def test_analyze_and_chip_on_s3(moto_server, scene_on_s3, experiment_file, run_r
     assert sorted(set(rel) - set(train) - set(valid)) == [
         "analyze/landcover/command-config.json",
         "analyze/landcover/command-stamp.json",
+        "analyze/landcover/log.txt",  # each command's log, uploaded beside its outputs
         "analyze/landcover/stats.json",
         "chip/landcover/chips.json",
         "chip/landcover/command-config.json",
         "chip/landcover/command-stamp.json",
+        "chip/landcover/log.txt",
         "experiments/landcover.json",
     ]
     manifest = json.loads(file_utils.read_text(f"{root}/chip/landcover/chips.json"))
@@ -153,6 +155,7 @@ def test_whole_pipeline_on_s3(moto_server, scene_on_s3, experiment_file, run_rv)
     for command in ("analyze", "chip", "train", "predict", "eval", "bundle"):
         assert f"out/{command}/landcover/command-config.json" in outputs
         assert f"out/{command}/landcover/command-stamp.json" in outputs
+        assert f"out/{command}/landcover/log.txt" in outputs
     for output in (
         "out/analyze/landcover/stats.json",
         "out/chip/landcover/chips.json",
@@ -176,9 +179,10 @@ def test_whole_pipeline_on_s3(moto_server, scene_on_s3, experiment_file, run_rv)
     assert all(classes[i]["pred_count"] == 0 for i in (1, 2, 3))
 
     # The predictions are georeferenced like the scene.
-    from rv_aws.s3 import rasterio_env_for_s3, vsis3_path
+    from rv.file_systems import gdal_path
+    from rv_aws.s3 import rasterio_env_for_s3
 
-    with rasterio_env_for_s3(), rasterio.open(vsis3_path(f"{root}/predict/landcover/tile4-valid.tif")) as predicted:
+    with rasterio_env_for_s3(), rasterio.open(gdal_path(f"{root}/predict/landcover/tile4-valid.tif")) as predicted:
         with rasterio.open(IMAGE) as scene:
             assert (predicted.crs, predicted.transform, predicted.shape) == (scene.crs, scene.transform, scene.shape)
         assert np.unique(predicted.read(1)).tolist() == [4]

@@ -13,13 +13,14 @@ root. The input check lists every problem of a run in one error.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from rv.testing import environ_without_rv
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDINGS = ROOT / "examples" / "data" / "buildings"
@@ -64,7 +65,7 @@ def rv_run(tmp_path):
     experiment.write_text(EXPERIMENT, encoding="utf-8")
     config_dir = tmp_path / "rv-config"
     config_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env["RV_CONFIG_DIR"] = str(config_dir)
     out = tmp_path / "out"
 

@@ -14,7 +14,6 @@ the serializer, and conftest modules of several folders share a module name.
 """
 
 import json
-import os
 from pathlib import Path
 
 import attrs
@@ -22,55 +21,29 @@ import numpy as np
 import pytest
 
 import rv
-from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
+from rv.testing.baseline import BASELINE_BACKEND
 
-NO_BACKEND = "DATA_LAYER_NO_BACKEND"
 COMMANDS = ["ANALYZE", "CHIP", "EVAL"]
 
 
-@attrs.frozen
-class NoBackendConfig(BackendConfig):
-    """A backend that is never run: ANALYZE, CHIP and EVAL do not need one, the experiment does."""
-
-
-class NoBackendConfigBuilder(BackendConfigBuilder):
-    config_class = NoBackendConfig
-
-
-class NoBackendPlugin:
-    @rv.hookimpl
-    def register_backends(self, register):
-        register(NO_BACKEND, NoBackendConfigBuilder)
-
-
 @pytest.fixture(autouse=True)
-def clean_rv_environment(tmp_path, monkeypatch):
-    """No rv settings from the shell; the working directory an empty folder; rv's tmp dir in tmp_path."""
-    from rv import settings
-
-    for name in list(os.environ):
-        if name.startswith(("RV_", "PLUGINS_")):
-            monkeypatch.delenv(name)
-    config_dir = tmp_path / "rv-config"
-    config_dir.mkdir()
-    monkeypatch.setenv("RV_CONFIG_DIR", str(config_dir))
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    settings.reset_settings()
-    yield
-    settings.reset_settings()
+def clean_environment(rv_clean_environment):
+    """No rv settings from the shell; the working directory an empty folder (``rv_clean_environment``)."""
+    return rv_clean_environment
 
 
 @pytest.fixture
-def rv_env(rv_register_plugin):
-    """A fresh active plugin manager (real entry points: rv-core, rv-geojson, ...) plus the model-free backend."""
-    return rv_register_plugin(NoBackendPlugin(), "data_layer_no_backend")
+def rv_env(rv_plugin_manager, rv_baseline_backend):
+    """A fresh active plugin manager (real entry points: rv-core, rv-geojson, ...) plus rv.testing's baseline backend.
+
+    ANALYZE, CHIP and EVAL never run the backend; the experiment needs one.
+    """
+    return rv_plugin_manager
 
 
 def backend_for(task):
-    """The model-free backend config for ``task``."""
-    return rv.BackendConfig.builder(NO_BACKEND).with_task(task).build()
+    """The backend config for ``task`` (rv.testing's torch-free baseline; never run here)."""
+    return rv.BackendConfig.builder(BASELINE_BACKEND).with_task(task).build()
 
 
 def build_experiment(exp_id, task, train_scenes, validation_scenes, root_uri, stats=None):
@@ -139,7 +112,7 @@ def read_chips(experiment):
         paths = chip_dir.paths(split)
         names[split] = [Path(p).stem for p in paths]
         chips[split] = [dict(np.load(p)) for p in paths]
-    return chip_dir.manifest, chips, names
+    return chip_dir.manifest.raw, chips, names
 
 
 class ChipLocator:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from rv.testing import environ_without_rv
+
 REPO = Path(__file__).resolve().parents[2]  # tests/examples -> the repository
 EXAMPLES = REPO / "examples"
 EXAMPLE_DATA = EXAMPLES / "data"
@@ -80,7 +82,7 @@ class ExampleRun:
 def examples_environ(tmp_path_factory):
     """Environment of the subprocesses: no RV_ settings from the shell, a fresh config dir, one torch thread."""
     config_dir = tmp_path_factory.mktemp("rv-config")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env.update(RV_CONFIG_DIR=str(config_dir), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
 

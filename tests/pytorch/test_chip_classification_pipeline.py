@@ -66,3 +66,24 @@ def test_a_bundle_without_a_stats_transformer_refuses_another_dtype(cc_run, run_
     assert result.returncode != 0
     assert "uint16" in result.stderr and "trained on uint8" in result.stderr
     assert not (tmp_path / "cells.geojson").exists()
+
+
+def test_train_logs_the_validation_scores_eval_json_reports_under_the_same_names(cc_run):
+    """TRAIN validates on the chips of the validation scene, which are its 64 cells; PREDICT classifies the
+    same cells with the trained model and EVAL scores them. So the last row of log.csv and eval.json hold
+    the same scores, under the same names (a class's as ``<score>_<class name>``)."""
+    from rv_pytorch.train import read_log
+
+    last = read_log(cc_run / "train" / "buildings-cc" / "log.csv")[-1]
+    report = json.loads((cc_run / "eval" / "buildings-cc" / "eval.json").read_text())
+    assert report["overall"]["gt_count"] == 64
+    reported = {k: v for k, v in report["overall"].items() if isinstance(v, float)}
+    for row in report["classes"]:
+        reported.update({f"{k}_{row['class_name']}": v for k, v in row.items() if isinstance(v, float)})
+    assert {"precision", "recall", "f1", "f1_building", "recall_background"} <= set(reported)
+    logged = {
+        k: v for k, v in last.items() if k not in ("epoch", "step", "lr", "train_loss", "valid_loss", "epoch_time_s")
+    }
+    assert set(logged) == set(reported)
+    for name, value in reported.items():
+        assert logged[name] == pytest.approx(value, abs=1e-6), name

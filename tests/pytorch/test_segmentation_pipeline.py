@@ -48,7 +48,7 @@ def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bund
     spec = json.loads((train_dir / "model-config.json").read_text())
     assert (spec["num_channels"], spec["dtype"], spec["chip_size"], spec["encoder"]) == (3, "uint8", 64, "resnet18")
     log = (train_dir / "log.csv").read_text().splitlines()
-    assert len(log) == 2 and "mIoU" in log[0]  # one epoch of 4 steps, validated
+    assert len(log) == 2 and "miou" in log[0]  # one epoch of 4 steps, validated
 
     # The predicted class raster lies exactly on the validation image's grid.
     image = data_dir / "buildings" / "kampala_oam_b.tif"
@@ -67,13 +67,21 @@ def test_the_pipeline_writes_a_georeferenced_prediction_an_evaluation_and_a_bund
         names = set(zf.namelist())
         manifest = json.loads(zf.read("manifest.json"))
     assert {"manifest.json", "bundle-config.json", "stats.json", "model.safetensors", "model-config.json"} <= names
-    assert (manifest["num_channels"], manifest["dtype"], manifest["backend"]) == (3, "uint8",
-                                                                                 "PYTORCH_SEMANTIC_SEGMENTATION")
+    assert (manifest["num_channels"], manifest["dtype"], manifest["backend"]) == (
+        3,
+        "uint8",
+        "PYTORCH_SEMANTIC_SEGMENTATION",
+    )
     assert manifest["transformers"] == ["STATS_TRANSFORMER"]
     # The bundle records the experiment's label store (no URI: each prediction names its own).
     assert manifest["format_version"] == 3
-    assert manifest["label_store"] == {"type": "SEMANTIC_SEGMENTATION_RASTER", "rgb": False, "write_scores": True,
-                                       "vector_output": True, "vector_crs": None}
+    assert manifest["label_store"] == {
+        "type": "SEMANTIC_SEGMENTATION_RASTER",
+        "rgb": False,
+        "write_scores": True,
+        "vector_output": True,
+        "vector_crs": None,
+    }
     for name in PREDICTED:
         assert (root / "predict" / "buildings-seg" / name).is_file(), name
 
@@ -98,8 +106,11 @@ def test_the_bundle_alone_predicts_what_predict_wrote(seg_run, run_rv, data_dir,
     finally:
         moved.rename(root)
     assert_same_predictions(
-        {"classes": out, "polygons": fresh / "kampala_b_from_bundle-polygons.geojson",
-         "scores": fresh / "kampala_b_from_bundle-scores.tif"},
+        {
+            "classes": out,
+            "polygons": fresh / "kampala_b_from_bundle-polygons.geojson",
+            "scores": fresh / "kampala_b_from_bundle-scores.tif",
+        },
         {"classes": saved / PREDICTED[0], "polygons": saved / PREDICTED[1], "scores": saved / PREDICTED[2]},
     )
     # Both classes are predicted somewhere, so the equality says something.
@@ -107,8 +118,7 @@ def test_the_bundle_alone_predicts_what_predict_wrote(seg_run, run_rv, data_dir,
         assert set(np.unique(b.read())) == {0, 1}
 
 
-def test_rv_predict_takes_a_folder_of_geotiffs_and_writes_one_prediction_per_image(seg_run, run_rv, data_dir,
-                                                                                   tmp_path):
+def test_rv_predict_takes_a_folder_of_geotiffs_and_writes_one_prediction_per_image(seg_run, run_rv, data_dir, tmp_path):
     root, _ = seg_run
     images = tmp_path / "images"
     images.mkdir()
@@ -118,15 +128,27 @@ def test_rv_predict_takes_a_folder_of_geotiffs_and_writes_one_prediction_per_ima
     out = tmp_path / "predictions"
     result = run_rv("predict", root / "bundle" / "buildings-seg" / "model-bundle.zip", images, out)
     assert sorted(p.name for p in out.iterdir()) == [
-        "east-polygons.geojson", "east-scores.tif", "east.tif", "west-polygons.geojson", "west-scores.tif", "west.tif"]
+        "east-polygons.geojson",
+        "east-scores.tif",
+        "east.tif",
+        "west-polygons.geojson",
+        "west-scores.tif",
+        "west.tif",
+    ]
     assert result.stderr.count("wrote predictions to") == 2
     predicted = root / "predict" / "buildings-seg"
     for stem in ("east", "west"):
         assert_same_predictions(
-            {"classes": out / f"{stem}.tif", "polygons": out / f"{stem}-polygons.geojson",
-             "scores": out / f"{stem}-scores.tif"},
-            {"classes": predicted / PREDICTED[0], "polygons": predicted / PREDICTED[1],
-             "scores": predicted / PREDICTED[2]},
+            {
+                "classes": out / f"{stem}.tif",
+                "polygons": out / f"{stem}-polygons.geojson",
+                "scores": out / f"{stem}-scores.tif",
+            },
+            {
+                "classes": predicted / PREDICTED[0],
+                "polygons": predicted / PREDICTED[1],
+                "scores": predicted / PREDICTED[2],
+            },
         )
 
 
@@ -146,12 +168,16 @@ def test_rv_predict_a_computes_the_statistics_on_the_image(seg_run, run_rv, data
     assert stats_uri(tmp_path / "bundled.json").endswith("stats.json")
     assert not stats_uri(tmp_path / "bundled.json").endswith("image-stats.json")
     # Kampala B's own statistics differ from ANALYZE's over A and B: the scaled pixels, so the scores, differ.
-    with rasterio.open(tmp_path / "own-stats-scores.tif") as a, rasterio.open(tmp_path / "bundle-stats-scores.tif") as b:
+    with (
+        rasterio.open(tmp_path / "own-stats-scores.tif") as a,
+        rasterio.open(tmp_path / "bundle-stats-scores.tif") as b,
+    ):
         assert not np.allclose(a.read(), b.read())
 
 
-def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_loaded(seg_run, run_rv, data_dir,
-                                                                                      tmp_path):
+def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_loaded(
+    seg_run, run_rv, data_dir, tmp_path
+):
     """The experiment read its labels through rv-geojson; the bundle must not need it to predict."""
     root, _ = seg_run
     bundle = root / "bundle" / "buildings-seg" / "model-bundle.zip"
@@ -167,13 +193,16 @@ def test_a_segmentation_bundle_predicts_with_only_rv_core_rv_cli_and_rv_pytorch_
     run_rv("predict", bundle, data_dir / "buildings" / "kampala_oam_b.tif", out, env=env)
     predicted = root / "predict" / "buildings-seg"
     assert_same_predictions(
-        {"classes": out, "polygons": tmp_path / "only-pytorch-polygons.geojson", "scores": tmp_path / "only-pytorch-scores.tif"},
+        {
+            "classes": out,
+            "polygons": tmp_path / "only-pytorch-polygons.geojson",
+            "scores": tmp_path / "only-pytorch-scores.tif",
+        },
         {"classes": predicted / PREDICTED[0], "polygons": predicted / PREDICTED[1], "scores": predicted / PREDICTED[2]},
     )
 
 
-def test_a_bundle_refuses_an_image_of_another_band_count_and_says_what_it_expects(seg_run, run_rv, data_dir,
-                                                                                  tmp_path):
+def test_a_bundle_refuses_an_image_of_another_band_count_and_says_what_it_expects(seg_run, run_rv, data_dir, tmp_path):
     root, _ = seg_run
     bundle = root / "bundle" / "buildings-seg" / "model-bundle.zip"
     s2 = data_dir / "landcover" / "s2_aberystwyth_tile4.tif"

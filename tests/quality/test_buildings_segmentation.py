@@ -12,13 +12,14 @@ CI's default run (``-m "not slow"``) leaves it out.
 """
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from rv.testing import environ_without_rv
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "buildings_segmentation.py"
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning"
 
 
 def test_buildings_example_reaches_the_quality_bar_at_its_default_budget(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env.update(RV_CONFIG_DIR=str(tmp_path / "rv-config"), PYTHONUNBUFFERED="1")
     root = tmp_path / "out"
     started = time.monotonic()

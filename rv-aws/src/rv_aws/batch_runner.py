@@ -43,6 +43,8 @@ SECTION = "AWS_BATCH"
 GPU_COMMANDS = frozenset({keys.TRAIN, keys.PREDICT})
 #: what the job's container runs after the image's entrypoint ``rv`` (rv-aws/docker)
 RUN_COMMAND = "run_command"
+#: what AWS Batch sets in each task of an array job: the task's index (0 .. size - 1)
+ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 #: AWS Batch limits: job names, parents per job, attempts
 MAX_JOB_NAME_LENGTH = 128
 MAX_DEPENDENCIES = 20
@@ -157,7 +159,9 @@ class BatchJob:
         depends_on: plan indices of the parent commands submitted in the same run.
         environment: the container environment overrides (see :func:`plugin_environment`).
         attempts: ``retryStrategy.attempts``.
-        planned: the planned command.
+        planned: the planned command (an array job's first part).
+        array_size: an array job's ``arrayProperties.size`` (the parts of one split command, ``rv run
+            --splits``: task ``i`` reads ``AWS_BATCH_JOB_ARRAY_INDEX``), else 0.
     """
 
     index: int
@@ -169,13 +173,23 @@ class BatchJob:
     environment: dict[str, str]
     attempts: int
     planned: PlannedCommand = field(repr=False, compare=False)
+    array_size: int = 0
+    #: an array job's :func:`rv.command.split.parts_description`
+    parts_text: str = ""
+
+    @property
+    def description(self) -> str:
+        """What the job runs: ``CHIP key``, or ``CHIP key, parts 1-2 of 2`` for an array job."""
+        if not self.parts_text:
+            return self.planned.name
+        return self.parts_text
 
     def submit_job_request(self, parent_job_ids: Mapping[int, str]) -> dict:
         """The keyword arguments of boto3's ``batch.submit_job`` for this job.
 
         ``parent_job_ids`` maps the plan index of each parent to its job id.
         """
-        return {
+        request = {
             "jobName": self.name,
             "jobQueue": self.queue,
             "jobDefinition": self.definition,
@@ -186,6 +200,9 @@ class BatchJob:
             },
             "retryStrategy": {"attempts": self.attempts},
         }
+        if self.array_size:
+            request["arrayProperties"] = {"size": self.array_size}
+        return request
 
 
 def job_name(planned: PlannedCommand) -> str:
@@ -284,11 +301,16 @@ def plan_batch_jobs(plan: CommandPlan, settings: BatchSettings, pm=None) -> list
             "command-config.json and write their outputs where every job can reach them. Use an s3:// "
             "root_uri, e.g. `rv run aws_batch experiment.py -a root_uri s3://my-bucket/out`."
         )
+    from rv.command.split import array_run_command_args, cluster_groups, group_dependencies, parts_description
+
     legacy = legacy_plugins(pm)
+    groups = cluster_groups(plan)
+    dependencies = group_dependencies(plan, groups)
     jobs = []
-    for i in sorted(to_run):
+    for group in groups:
+        i = group[0]
         pc = plan.commands[i]
-        parents = [d for d in pc.depends_on if d in to_run]
+        parents = dependencies[i]
         if len(parents) > MAX_DEPENDENCIES:
             raise ConfigError(
                 f"{pc.name} depends on {len(parents)} commands, but an AWS Batch job may depend on at most "
@@ -296,17 +318,24 @@ def plan_batch_jobs(plan: CommandPlan, settings: BatchSettings, pm=None) -> list
                 "then the rest."
             )
         queue, definition = settings.queue_and_definition(pc.config.command_type)
+        if len(group) > 1:  # the parts of a split command: one array job, task i reads AWS_BATCH_JOB_ARRAY_INDEX
+            name = f"{job_name(pc)[: MAX_JOB_NAME_LENGTH - 6]}-parts"
+            command = [RUN_COMMAND, *array_run_command_args(plan, group, ARRAY_INDEX_VARIABLE, map_parts=True)]
+        else:
+            name, command = job_name(pc), [RUN_COMMAND, pc.config.config_uri]
         jobs.append(
             BatchJob(
                 index=i,
-                name=job_name(pc),
+                name=name,
                 queue=queue,
                 definition=definition,
-                command=[RUN_COMMAND, pc.config.config_uri],
+                command=command,
                 depends_on=parents,
                 environment=plugin_environment(pc, pm, legacy),
                 attempts=settings.attempts,
                 planned=pc,
+                array_size=len(group) if len(group) > 1 else 0,
+                parts_text=parts_description([plan.commands[k].config for k in group]) if len(group) > 1 else "",
             )
         )
     return jobs
@@ -317,8 +346,10 @@ def job_graph_text(jobs: Sequence[BatchJob]) -> str:
     names = {job.index: job.name for job in jobs}
     lines = [f"AWS Batch jobs ({len(jobs)}), not submitted (-n):"]
     for job in jobs:
-        lines.append(f"{job.index}: {job.name}  ({job.planned.name})")
+        lines.append(f"{job.index}: {job.name}  ({job.description})")
         lines.append(f"   queue: {job.queue}  definition: {job.definition}  attempts: {job.attempts}")
+        if job.array_size:
+            lines.append(f"   array job: {job.array_size} tasks ({ARRAY_INDEX_VARIABLE} = 0 .. {job.array_size - 1})")
         lines.append(f"   command: {json.dumps(job.command)}  (after the image's entrypoint rv)")
         depends = ", ".join(f"{i}: {names[i]}" for i in job.depends_on) or "-"
         lines.append(f"   depends on: {depends}")
@@ -540,7 +571,7 @@ class AwsBatchRunner(Runner):
                 self._abandon(client, jobs, job_ids, f"rv: submitting {job.name} failed")
                 submitted = ", ".join(f"{jobs_by_index(jobs)[i].name} ({jid})" for i, jid in job_ids.items())
                 raise RunnerError(
-                    f"AWS Batch refused job {job.name} ({job.planned.name}) on queue {job.queue} with job "
+                    f"AWS Batch refused job {job.name} ({job.description}) on queue {job.queue} with job "
                     f"definition {job.definition}: {code or type(exc).__name__}: {message}. "
                     + (
                         f"The jobs submitted before it were terminated: {submitted}. "
@@ -552,7 +583,7 @@ class AwsBatchRunner(Runner):
             job_ids[job.index] = response["jobId"]
             parents = ", ".join(job_ids[i] for i in job.depends_on) or "-"
             print(
-                f"rv: submitted {job.planned.name} as AWS Batch job {job.name} "
+                f"rv: submitted {job.description} as AWS Batch {'array ' if job.array_size else ''}job {job.name} "
                 f"(id {response['jobId']}, queue {job.queue}, depends on {parents})",
                 flush=True,
             )

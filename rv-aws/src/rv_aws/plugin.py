@@ -10,36 +10,22 @@ environment or an access check is first asked for, and the runner module
 from __future__ import annotations
 
 from rv.hookspecs import hookimpl
+from rv_aws.s3 import is_s3_uri
 
-S3_PROTOCOL = "s3"
 #: the runner's key (``rv.AWS_BATCH``) and where its class lives, imported only when used
 AWS_BATCH_RUNNER = "aws_batch"
 AWS_BATCH_RUNNER_CLASS = "rv_aws.batch_runner:AwsBatchRunner"
 
 
-def _is_s3(uri) -> bool:
-    return str(uri).lower().startswith(S3_PROTOCOL + "://")
-
-
-def _s3_file_system(uri, mode):
-    # Imported here: s3fs pulls in aiobotocore and botocore (~0.3 s).
-    from rv_aws.s3_file_system import s3_file_system
-
-    return s3_file_system(uri, mode)
-
-
 @hookimpl
 def file_system_for(uri, mode):
     """Return rv's S3 file system for an ``s3://`` URI, ``None`` for any other URI."""
-    if _is_s3(uri):
-        return _s3_file_system(uri, mode)
+    if is_s3_uri(uri):
+        # Imported here: s3fs pulls in aiobotocore and botocore (~0.3 s).
+        from rv_aws.s3_file_system import s3_file_system
+
+        return s3_file_system()
     return None
-
-
-@hookimpl
-def register_file_systems(register):
-    """Register the ``s3`` protocol with its factory ``(uri, mode) -> file system``."""
-    register(S3_PROTOCOL, _s3_file_system)
 
 
 @hookimpl
@@ -50,7 +36,7 @@ def gdal_env_for(uri):
     place, window by window (see :func:`rv_aws.s3.rasterio_env_for_s3`).
     ``None`` for any other URI.
     """
-    if _is_s3(uri):
+    if is_s3_uri(uri):
         from rv_aws.s3 import rasterio_env_for_s3
 
         return rasterio_env_for_s3()
@@ -64,7 +50,7 @@ def check_access(uris, mode):
     Raises :class:`rv.errors.FileSystemError` naming the URI, the problem and
     the fix (see :func:`rv_aws.s3.check_s3_access`).
     """
-    s3_uris = [u for u in uris if _is_s3(u)]
+    s3_uris = [u for u in uris if is_s3_uri(u)]
     if s3_uris:
         from rv_aws.s3 import check_s3_access
 

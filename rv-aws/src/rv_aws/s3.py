@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rv.errors import FileSystemError
+from rv.file_systems import uri_scheme
 
-S3_SCHEMES = ("s3://",)
 # Error codes S3 returns when the credentials themselves are wrong, as
 # opposed to valid credentials lacking a permission.
 _REJECTED_CREDENTIAL_CODES = frozenset(
@@ -41,7 +41,7 @@ WRITE_CHECK_PREFIX = ".rv-write-check-"
 
 def is_s3_uri(uri: object) -> bool:
     """Whether ``uri`` is an ``s3://`` URI."""
-    return str(uri).lower().startswith(S3_SCHEMES)
+    return uri_scheme(str(uri)) == "s3"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -56,16 +56,6 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise FileSystemError(f"The S3 URI {uri!r} names no bucket. Write S3 locations as s3://bucket/key.")
     return bucket, key
-
-
-def vsis3_path(uri: str) -> str:
-    """GDAL's name for an S3 object: ``s3://bucket/a.tif`` → ``/vsis3/bucket/a.tif``.
-
-    Open it inside ``rasterio.Env(**gdal_env_for_s3())`` so GDAL uses rv's
-    endpoint and credentials.
-    """
-    bucket, key = split_s3_uri(uri)
-    return f"/vsis3/{bucket}/{key}"
 
 
 @dataclass(frozen=True)
@@ -175,7 +165,7 @@ def gdal_env_for_s3() -> dict[str, str]:
     Use them around any rasterio access to S3::
 
         with rasterio.Env(**gdal_env_for_s3()):
-            with rasterio.open(vsis3_path("s3://bucket/scene.tif")) as src:
+            with rasterio.open(gdal_path("s3://bucket/scene.tif")) as src:
                 chip = src.read(window=Window(0, 0, 256, 256))
 
     GDAL then reads only the byte ranges a window needs, never the whole file.
@@ -204,7 +194,7 @@ def rasterio_env_for_s3(**options):
     handed to GDAL through a :class:`rasterio.session.AWSSession`. ``options``
     are further GDAL options. Enter it where the reading happens::
 
-        with rasterio_env_for_s3(), rasterio.open(vsis3_path(uri)) as src:
+        with rasterio_env_for_s3(), rasterio.open(gdal_path(uri)) as src:
             ...
 
     Cheap to call for every window: the boto3 session and the GDAL options

@@ -97,6 +97,7 @@ def _load(path, module, arg, prefix, method, filter_):
 
 
 _ARG_HELP = "Experiment argument: -a KEY VALUE (repeatable)."
+_QUIET_HELP = "Only errors: no progress, warnings or summary (each command's log.txt still has its output)."
 #: -e and its two long spellings: rv's dashed one and Raster Vision's underscored one
 _MODULE_OPTIONS = ("-e", "--experiment-module", "--experiment_module")
 _MODULE_HELP = (
@@ -150,15 +151,32 @@ def run(
     rerun: bool = typer.Option(False, "-r", "--rerun", help="Run commands even when their outputs exist."),
     tempdir: Optional[str] = typer.Option(None, "--tempdir", help="Temporary directory for this run."),
     jobs: int = typer.Option(1, "-j", "--jobs", help="Run up to N independent commands in parallel."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="With -n: -v key fields, -vv full JSON."),
+    splits: int = typer.Option(
+        1, "--splits", min=1, help="Run CHIP, PREDICT (and ANALYZE with the stats analyzer) as N parts plus a merge."
+    ),
+    verbose: int = typer.Option(
+        0, "-v", "--verbose", count=True,
+        help="More output: every distinct warning message and each command's start line; with -n, -v key "
+        "fields, -vv full JSON.",
+    ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help=_QUIET_HELP),
+    ctx: typer.Context = None,  # type: ignore[assignment]  # typer passes the click context
 ) -> None:
     """Run experiments: build the command graph and execute it with RUNNER."""
-    import sys
+    import time
+
+    from rv.run_output import recording_run
+    from rv_cli.console import quiet_output
+
+    # For the whole command: -q silences it; the run's record says each warning once and feeds the summary.
+    verbosity = -1 if quiet else _verbosity(verbose)
+    ctx.with_resource(quiet_output(verbosity < 0, stdout=not dry_run))
+    record = ctx.with_resource(recording_run(verbosity))
 
     from rv.command.dag import build_plan, plan_text
     from rv.errors import ConfigError
-    from rv.plugins import get_plugin_manager
-    from rv.runner.runner import RunOptions, write_experiment_configs
+    from rv.runner.runner import RunOptions
+    from rv.running import execute_plan, make_runner
 
     if tempdir:
         from rv.settings import set_tmp_dir
@@ -167,12 +185,7 @@ def run(
         os.environ["TMPDIR"] = os.path.abspath(tempdir)
     commands, path = _split_positionals(arg_list(items), path)
     path, experiment_module = _experiments_source(path, experiment_module)
-    registry = get_plugin_manager().rv_registry
-    runner_value = registry.get("runners", runner)
-    if isinstance(runner_value, str):
-        from rv.registry import resolve_implementation
-
-        runner_value = resolve_implementation(runner_value, f"runner {runner!r}")
+    runner_obj = make_runner(runner)
     experiments = _load(path, experiment_module, arg, prefix, method, filter_)
     if not experiments:
         raise ConfigError("No experiments matched: check -m/-f patterns and the exp_ methods.")
@@ -180,11 +193,14 @@ def run(
     shown_args = "".join(f" -a {k} {v}" for k, v in _parse_args(arg or []).items())
     command_line = f"rv run {runner} {_source_text(path, experiment_module)} {{commands}}{shown_args}"
     plan = build_plan(
-        experiments, commands or None, rerun=rerun, check_inputs=not skip_file_check, command_line=command_line
+        experiments,
+        commands or None,
+        rerun=rerun,
+        check_inputs=not skip_file_check,
+        command_line=command_line,
+        splits=splits,
     )
-    verbosity = _verbosity(verbose)
     options = RunOptions(parallelism=jobs, tmp_dir=tempdir, dry_run=dry_run, verbosity=verbosity)
-    runner_obj = runner_value()
     if dry_run:
         if not skip_file_check and plan.to_run():
             # A dry run is where users check an experiment: bad data must fail here too.
@@ -196,32 +212,93 @@ def run(
         if hasattr(runner_obj, "dry_run"):
             runner_obj.dry_run(plan, options)
         return
-    if not skip_file_check and plan.to_run():
-        from rv.command.preflight import check_access, preflight
-
-        check_access(plan, experiments)
-        preflight(plan)
-    runner_obj.run(plan, options)
-    write_experiment_configs(experiments)
+    # What rv.run() does from Python: check the inputs, run, record the experiments.
+    started = time.monotonic()
+    execute_plan(plan, experiments, runner_obj, options, check_inputs=not skip_file_check)
     # A runner that finishes the commands before returning (local, inprocess) ran them; others submitted them.
     ran_here = getattr(runner_obj, "runs_here", False)
     verb = "ran" if ran_here else f"submitted to {runner}"
-    print(f"rv: {verb} {len(plan.to_run())} command(s)", file=sys.stderr)
-    if ran_here:
-        print_eval_summary(plan)
+    print_run_summary(plan, experiments, verb, time.monotonic() - started, record, ran_here)
 
 
-def print_eval_summary(plan) -> None:
+def _grouped_names(commands) -> str:
+    """``key: ANALYZE, CHIP; other-key: TRAIN``: command types grouped by key, in plan order."""
+    by_key: dict[str, list[str]] = {}
+    for pc in commands:
+        part = getattr(pc.config, "part", None)  # a part of a split command (--splits)
+        label = pc.config.command_type if part is None else f"{pc.config.command_type} part {part + 1}/{pc.config.parts}"
+        by_key.setdefault(pc.config.key, []).append(label)
+    return "; ".join(f"{key}: {', '.join(types)}" for key, types in by_key.items())
+
+
+def _pictures(plan) -> list[str]:
+    """The pictures the plan's commands made: each PNG of a command's folder, and each subfolder of
+    PNGs (CHIP's debug chips) as one entry with its count."""
+    from rv import file_utils
+
+    found = []
+    for pc in plan.commands:
+        if getattr(pc.config, "part", None) is not None:  # within the whole command's folder, listed with it
+            continue
+        base = pc.config.command_uri.rstrip("/")
+        try:
+            pngs = file_utils.list_paths(base, ext="png", recursive=True)
+        except Exception:  # a folder that cannot be listed just shows no pictures
+            continue
+        folders: dict[str, int] = {}
+        for uri in pngs:
+            sub, sep, _ = uri[len(base) :].lstrip("/").partition("/")
+            if sep:
+                folders[sub] = folders.get(sub, 0) + 1
+            else:
+                found.append(uri)
+        found.extend(f"{file_utils.join(base, sub)}/ ({n} pictures)" for sub, n in folders.items())
+    return found
+
+
+def print_run_summary(plan, experiments, verb: str, seconds: float, record, ran_here: bool) -> None:
+    """The end of ``rv run``, on stderr: what ran (or was submitted) and what was skipped, where the
+    outputs and pictures are, each EVAL's scores, and the run's warnings again, one line each."""
+    import sys
+
+    from rv.command.dag import RUN
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    todo = plan.to_run()
+    took = f" in {seconds:.1f} s" if ran_here and todo else ""
+    say(f"rv: {verb} {len(todo)} command(s){took}" + (f": {_grouped_names(todo)}" if todo else ""))
+    skipped = [pc for pc in plan.commands if pc.status != RUN]
+    if skipped:
+        say(f"rv: skipped {len(skipped)} command(s), outputs up to date: {_grouped_names(skipped)}")
+    if not ran_here:
+        return
+    for root in dict.fromkeys(exp.root_uri.rstrip("/") for exp in experiments):
+        say(f"rv: outputs in {root}/<command>/<key>/, each with its log.txt")
+    for picture in _pictures(plan):
+        say(f"rv: picture: {picture}")
+    with_scores = print_eval_summary(plan)  # an EVAL's warnings are said with its scores
+    again = record.summary_lines(leave_out=with_scores)
+    if again:
+        say(f"rv: {len(again)} kind(s) of warning in this run (all in the commands' log.txt):")
+        for line in again:
+            say(f"  {line}")
+
+
+def print_eval_summary(plan) -> set[str]:
     """The end of ``rv run``: each EVAL command's scores, and its warnings when the scores mean nothing.
 
     Reads the ``eval.json`` files of the plan's EVAL commands (run now or
-    earlier); one that cannot be read is left out, never an error.
+    earlier); one that cannot be read is left out, never an error. Returns
+    the warnings it printed.
     """
     import sys
 
     from rv import file_utils, keys
     from rv.evaluation.evaluator import summary_lines
 
+    shown: set[str] = set()
     for pc in plan.commands:
         if pc.config.command_type != keys.EVAL:
             continue
@@ -233,6 +310,8 @@ def print_eval_summary(plan) -> None:
             print(f"rv: {pc.name} (experiment {', '.join(pc.experiment_ids)}): {uri}", file=sys.stderr)
             for line in summary_lines(report):
                 print(f"  {line}", file=sys.stderr)
+            shown.update(" ".join(str(w).split()) for w in report.get("warnings", []))
+    return shown
 
 
 def arg_list(items: Optional[list[str]]) -> list[str]:
@@ -256,9 +335,23 @@ def ls(
 def run_command(
     command_config_uri: str = typer.Argument(..., help="URI of a command-config.json."),
     tmpdir: Optional[str] = typer.Option(None, "--tmpdir", help="Temporary directory."),
+    array_index_env: Optional[str] = typer.Option(
+        None,
+        "--array-index-env",
+        metavar="VAR",
+        help="Run one task of an array job: the URI's {index} is the part named by this variable.",
+    ),
+    array_parts: Optional[str] = typer.Option(
+        None, "--array-parts", metavar="LIST", help="With --array-index-env: task i runs the i-th part of LIST (1,3)."
+    ),
 ) -> None:
     """Run one command from its serialized config (what every runner calls)."""
     from rv.command.run_command import run_command as _run
+
+    if array_index_env:
+        from rv.command.split import resolve_array_uri
+
+        command_config_uri = resolve_array_uri(command_config_uri, array_index_env, array_parts)
 
     if tmpdir:
         from rv.settings import set_tmp_dir
@@ -337,11 +430,11 @@ def predict(
     predictor = rv.Predictor(bundle, update_stats=update_stats, channel_order=order)
     if not to_folder:
         predictor.predict(image_uris[0], output, config_uri=export_config)
-        error_console().print(f"rv: wrote predictions to {output}", highlight=False)
+        error_console().print(f"rv: wrote predictions to {output}", highlight=False, soft_wrap=True)
         return
     written = predictor.predict_images(image_uris, output, config_dir=export_config)
     for out in written.values():
-        error_console().print(f"rv: wrote predictions to {out}", highlight=False)
+        error_console().print(f"rv: wrote predictions to {out}", highlight=False, soft_wrap=True)
 
 
 #: hooks shown in the ``provides`` column beside the registered keys (what else a plugin contributes)

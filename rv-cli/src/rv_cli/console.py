@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 
 
@@ -19,25 +20,11 @@ def error_console():
     return Console(stderr=True)
 
 
-#: (category, message) of every warning shown by this process: each is said once
-_SHOWN_WARNINGS: set[tuple[str, str]] = set()
-
-
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """``warnings.showwarning`` for the ``rv`` command: ``rv: warning: <message>``, once per process.
+    """``warnings.showwarning`` for the ``rv`` command: :func:`rv.run_output.show_python_warning`."""
+    from rv.run_output import show_python_warning
 
-    Python's default format adds the source file, line number and code line
-    (``features = read_pixel_features(``), which mean nothing to a user; the
-    same label warning for every window would repeat it dozens of times.
-    """
-    import sys
-
-    text = " ".join(str(message).split())
-    key = (getattr(category, "__name__", str(category)), text)
-    if key in _SHOWN_WARNINGS:
-        return
-    _SHOWN_WARNINGS.add(key)
-    print(f"rv: warning: {text}", file=file or sys.stderr, flush=True)
+    show_python_warning(message, category, filename, lineno, file, line)
 
 
 def install_warning_display() -> None:
@@ -45,3 +32,20 @@ def install_warning_display() -> None:
     import warnings
 
     warnings.showwarning = show_warning
+
+
+@contextmanager
+def quiet_output(quiet: bool, stdout: bool = True):
+    """``-q``: while the block runs, nothing reaches the console (stderr, and stdout unless ``stdout`` is
+    false); an error is printed by ``rv`` after it. Does nothing when ``quiet`` is false."""
+    if not quiet:
+        yield
+        return
+    import os
+    from contextlib import ExitStack, redirect_stderr, redirect_stdout
+
+    with open(os.devnull, "w") as null, ExitStack() as stack:
+        stack.enter_context(redirect_stderr(null))
+        if stdout:
+            stack.enter_context(redirect_stdout(null))
+        yield

@@ -21,23 +21,34 @@ HELP = (
 
 #: options of the current invocation, set by the root callback (not left in os.environ,
 #: so that one process may run several commands, as tests do)
-STATE: dict[str, int] = {"verbosity": 0}
+STATE: dict[str, int] = {"verbosity": 0, "quiet": 0}
 
 
 def verbosity() -> int:
-    """``-v`` count of the root command plus ``$RV_VERBOSITY``."""
+    """``-v`` count of the root command plus ``$RV_VERBOSITY``; -1 with ``-q``."""
+    if STATE["quiet"]:
+        return -1
     return STATE["verbosity"] + int(os.environ.get("RV_VERBOSITY", "0") or 0)
 
 
 def _root_callback(
+    ctx: typer.Context,
     profile: Optional[str] = typer.Option(None, "-p", "--profile", help="rv configuration profile (~/.rastervision/<profile>)."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More output: -v, -vv."),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", help="Only errors: no progress, warnings or summaries (logs keep everything)."
+    ),
     tmpdir: Optional[str] = typer.Option(None, "--tmpdir", help="Directory for temporary files (default: $TMPDIR)."),
 ) -> None:
     # --profile and --tmpdir were applied by main() before plugins loaded (see
     # _apply_root_options); applying them again here covers make_app() callers.
     _apply_root_options(profile, tmpdir)
     STATE["verbosity"] = verbose
+    STATE["quiet"] = int(quiet)
+    if quiet:  # rv's messages go to stderr; what a command is asked for (rv ls, --json) stays on stdout
+        from rv_cli.console import quiet_output
+
+        ctx.with_resource(quiet_output(True, stdout=False))
 
 
 def _apply_root_options(profile: Optional[str], tmpdir: Optional[str]) -> None:
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     from rv.errors import RVError
 
     args = list(sys.argv[1:] if argv is None else argv)
-    STATE["verbosity"] = 0
+    STATE["verbosity"] = STATE["quiet"] = 0
     from rv_cli.console import install_warning_display
 
     install_warning_display()

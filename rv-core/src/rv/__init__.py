@@ -78,6 +78,14 @@ def __getattr__(name: str):
         from rv.predictor import Predictor
 
         return Predictor
+    if name == "run":
+        from rv.running import run
+
+        return run
+    if name == "plot":  # the figures module: matplotlib is imported by its functions only
+        import rv.plot
+
+        return rv.plot
     from rv.keys import REPLACED_BACKENDS, REPLACED_MODEL_DEFAULTS
 
     # An experiment written for Raster Vision 0.8: say what replaces its TensorFlow names.

@@ -18,6 +18,11 @@ nodata) and, by task: ``class_id`` (int64 scalar) for chip classification;
 chip) and ``class_ids`` int64 ``(N,)`` for object detection; ``labels`` uint8
 ``(H, W)`` (255 = ignore) for semantic segmentation. The file is what
 ``np.savez`` writes (member for member), packed by :func:`write_npz`.
+
+The module is long because it is the whole format in one place: what CHIP
+writes (:class:`ChipWriter`, the ``.npz`` packing of :func:`write_npz`, the
+debug PNGs) and what every backend reads (:func:`read_chip_manifest`,
+:func:`chip_paths`, :func:`load_chip`); a change of the format is a change here.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ import re
 import shutil
 import struct
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,13 +58,13 @@ _TASK_LABELS = {
 
 
 def _is_local(uri: str) -> bool:
-    from rv.data.raster_source.gdal_paths import is_local
+    from rv.file_systems import is_local
 
     return is_local(uri)
 
 
 def _local(uri: str) -> str:
-    from rv.data.raster_source.gdal_paths import gdal_path
+    from rv.file_systems import gdal_path
 
     return gdal_path(uri)
 
@@ -244,7 +251,7 @@ class ChipWriter:
         path = os.path.join(self.local_dir, rel)
         if self.compress:
             with open(path, "wb") as f:
-                np.savez_compressed(f, **arrays)
+                np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle
         else:
             write_npz(path, arrays)
         self.counts[split] += 1
@@ -387,7 +394,7 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     Archives that need ZIP64 (a member of 4 GiB or more) and arrays of Python
     objects go through ``np.savez``.
     """
-    members = []
+    members: list[tuple[bytes, bytes, memoryview, int, int]] | None = []
     for name, value in arrays.items():
         array = np.asanyarray(value)
         if array.dtype.hasobject or type(array) is not np.ndarray:
@@ -397,13 +404,13 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
         fortran = array.flags.f_contiguous and not array.flags.c_contiguous
         if not fortran and not array.flags.c_contiguous:
             array = np.ascontiguousarray(array)
-        data = memoryview((array.T if fortran else array).reshape(-1).view(np.uint8))  # the bytes, in file order
+        data = memoryview((array.T if fortran else array).reshape(-1).view(np.uint8))  # type: ignore[arg-type]  # the bytes, in file order
         header = _npy_header(array)
         crc = zlib.crc32(data, zlib.crc32(header))
         members.append(((name + ".npy").encode("utf-8"), header, data, crc, len(header) + len(data)))
     if members is None or sum(size + 30 + len(fname) for fname, _, _, _, size in members) >= _ZIP32_LIMIT:
         with open(path, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle
         return
     buffers: list[Any] = []
     central = []
@@ -525,32 +532,104 @@ def render_debug_image(image: np.ndarray, mask: np.ndarray | None, class_map: Cl
 # --------------------------------------------------------------------------
 
 
-def read_chip_manifest(chip_dir: str) -> dict[str, Any]:
-    """The ``chips.json`` of a (local) chip directory, checked; ``DataError`` if CHIP did not finish."""
+#: the tasks a chip directory may be made for
+TASKS = (keys.CHIP_CLASSIFICATION, keys.OBJECT_DETECTION, keys.SEMANTIC_SEGMENTATION)
+_REQUIRED = ("task", "class_map", "chip_size", "num_channels", "dtype", "counts")
+
+
+@dataclass(frozen=True)
+class ChipManifest:
+    """A checked ``chips.json``: what backends need to read the chips, and the file as read.
+
+    The class lists are in class-map order, which is the order of a model's
+    class indices. ``raw`` is the whole JSON object (CHIP's ``warnings`` and
+    ``unlabelled_pixels`` included).
+    """
+
+    format_version: int
+    task: str
+    class_ids: tuple[int, ...]
+    class_names: tuple[str, ...]
+    class_colors: tuple[Any, ...]
+    background_class_id: int | None
+    chip_size: int
+    num_channels: int
+    dtype: str
+    counts: dict[str, int]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_ids)
+
+    @property
+    def class_map(self) -> ClassMap:
+        """The class map the chips were made with."""
+        return ClassMap.from_spec(self.raw["class_map"], self.background_class_id)
+
+
+def read_chip_manifest(chip_dir: str | os.PathLike) -> ChipManifest:
+    """The ``chips.json`` of a (local) chip directory, checked.
+
+    Raises:
+        DataError: CHIP did not finish (no ``chips.json``), the file is not
+            valid JSON, is of a newer format, lacks a field, names an unknown
+            task or has class ids that are not distinct integers 0-254.
+    """
     path = os.path.join(_local(os.fspath(chip_dir)), MANIFEST_NAME)
     if not os.path.isfile(path):
         raise DataError(
-            f"The chip directory {chip_dir} has no {MANIFEST_NAME}: the CHIP command did not finish. "
+            f"The chip directory {os.fspath(chip_dir)} has no {MANIFEST_NAME}: the CHIP command did not finish. "
             "Run CHIP again (with --rerun if needed)."
         )
     try:
         with open(path) as f:
-            manifest = json.load(f)
+            raw = json.load(f)
     except json.JSONDecodeError as e:
         raise DataError(f"{path} is not valid JSON ({e}); rerun CHIP to rewrite it.") from None
-    version = manifest.get("format_version")
+    if not isinstance(raw, dict):
+        raise DataError(f"{path} holds a JSON {type(raw).__name__}, not a chip manifest; rerun CHIP to rewrite it.")
+    version = raw.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DataError(
             f"{path} has chip format version {version!r}; this rv reads version {FORMAT_VERSION} and older. "
             "Upgrade rv or rerun CHIP."
         )
-    missing = [k for k in ("task", "class_map", "chip_size", "num_channels", "dtype", "counts") if k not in manifest]
+    missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         raise DataError(f"{path} lacks {missing}; rerun CHIP to rewrite it.")
+    try:
+        class_map = raw["class_map"]
+        manifest = ChipManifest(
+            format_version=version,
+            task=raw["task"],
+            class_ids=tuple(int(c["id"]) for c in class_map),
+            class_names=tuple(str(c["name"]) for c in class_map),
+            class_colors=tuple(c.get("color") for c in class_map),
+            background_class_id=raw.get("background_class_id"),
+            chip_size=int(raw["chip_size"]),
+            num_channels=int(raw["num_channels"]),
+            dtype=str(raw["dtype"]),
+            counts={k: int(v) for k, v in raw["counts"].items()},
+            raw=raw,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(
+            f"The chip manifest {path} is not valid ({type(exc).__name__}: {exc}). It must follow the chip "
+            "format of docs/internals.md; rerun CHIP to rewrite it."
+        ) from None
+    if manifest.task not in TASKS:
+        raise DataError(f"The chip manifest {path} names the unknown task {manifest.task!r}; expected one of {TASKS}.")
+    ids = manifest.class_ids
+    if not ids or len(set(ids)) != len(ids) or not all(0 <= i < IGNORE_CLASS_ID for i in ids):
+        raise DataError(
+            f"The class map in {path} has ids {list(ids)}; class ids must be distinct integers 0-254 "
+            f"({IGNORE_CLASS_ID} means ignore) and there must be at least one."
+        )
     return manifest
 
 
-def chip_paths(chip_dir: str, split: str) -> list[str]:
+def chip_paths(chip_dir: str | os.PathLike, split: str) -> list[str]:
     """The ``.npz`` files of one split, sorted."""
     if split not in SPLITS:
         raise ConfigError(f"Chip split {split!r} is not one of {SPLITS}.")
@@ -565,7 +644,7 @@ def load_chip(path: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"Cannot read the chip {path}: {e}. Rerun CHIP to rewrite it.") from None
 
 
@@ -582,11 +661,11 @@ class ChipDir:
     def __init__(self, chip_dir: str):
         self.path = os.fspath(chip_dir)
         self.manifest = read_chip_manifest(self.path)
-        self.class_map = ClassMap.from_spec(self.manifest["class_map"], self.manifest.get("background_class_id"))
+        self.class_map = self.manifest.class_map
 
     @property
     def task(self) -> str:
-        return self.manifest["task"]
+        return self.manifest.task
 
     def paths(self, split: str) -> list[str]:
         """The chip files of ``split``."""

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 from attrs.exceptions import FrozenInstanceError
 
 from rv.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 def _freeze(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -112,7 +115,7 @@ class Config:
         # dict, which is when this runs.)
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("__setattr__") is _ATTRS_FROZEN_SETATTR:
-            cls.__setattr__ = _config_setattr  # type: ignore[method-assign]
+            cls.__setattr__ = _config_setattr  # type: ignore[method-assign, assignment]
 
 
 class FrozenConfigError(ConfigError, FrozenInstanceError):
@@ -153,7 +156,7 @@ def _config_setattr(self: Config, name: str, value: Any) -> None:
     )
 
 
-Config.__setattr__ = _config_setattr  # type: ignore[method-assign]
+Config.__setattr__ = _config_setattr  # type: ignore[method-assign, assignment]
 
 
 def _builder_class_for(config_cls: type[Config]) -> type[ConfigBuilder]:
@@ -186,7 +189,7 @@ class ConfigBuilder:
     #: builder-only state that is not a config field (e.g. the task a scene is for)
     context: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze)
 
-    def _with(self, **changes: Any) -> ConfigBuilder:
+    def _with(self, **changes: Any) -> Self:
         fields = attrs.fields_dict(self.config_class)
         for name in changes:
             if name not in fields:
@@ -196,10 +199,10 @@ class ConfigBuilder:
                 )
         return attrs.evolve(self, values={**self.values, **changes})
 
-    def _with_context(self, **changes: Any) -> ConfigBuilder:
+    def _with_context(self, **changes: Any) -> Self:
         return attrs.evolve(self, context={**self.context, **changes})
 
-    def with_options(self, **options: Any) -> ConfigBuilder:
+    def with_options(self, **options: Any) -> Self:
         """Set any fields by name (an unknown name is an error listing the known ones)."""
         return self._with(**options)
 

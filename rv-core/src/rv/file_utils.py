@@ -2,9 +2,9 @@
 
 A URI is a local path (``/data/x.tif``, ``out/stats.json``), ``file://``,
 ``http(s)://`` (read only), ``memory://`` (tests), or any scheme a plugin
-provides (``s3://`` with rv-aws). The file system is chosen through the
-``file_system_for`` hook and the registry of ``register_file_systems``;
-fsspec does the work.
+provides (``s3://`` with rv-aws). URIs are parsed in :mod:`rv.file_systems`;
+the file system is chosen through the ``file_system_for`` hook; fsspec does
+the work.
 
 Writes are atomic: :func:`open_file` in a write mode, :func:`write_text`,
 :func:`write_bytes`, :func:`upload` and :func:`copy` write a temporary file
@@ -15,8 +15,10 @@ interrupted command never leaves an output that looks finished.
 Libraries that need a local path (rasterio, zipfile, torch) get one from
 :func:`download_if_needed`; outputs written to a local scratch file are
 sent with :func:`upload` or :func:`sync_to_dir`. GDAL reads
-``http(s)://`` directly with range requests: open :func:`gdal_path` under
-``rasterio.Env(**gdal_env())``.
+``http(s)://`` and ``s3://`` in place with range requests: open
+:func:`gdal_path` under ``rasterio.Env(**gdal_env())`` (or the ``gdal_env_for``
+hook's environment), or let :func:`local_or_gdal_path` download what GDAL
+cannot stream.
 """
 
 from __future__ import annotations
@@ -29,11 +31,42 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from rv.errors import DataError, FileSystemError, RVError
-from rv.file_systems import is_write_mode, uri_scheme
+from rv.file_systems import can_stream, gdal_path, is_local, is_write_mode, uri_scheme
+from rv.file_systems import local_path as _local_path
+
+__all__ = [
+    "AtomicWriter",
+    "MissingFileError",
+    "copy",
+    "create_exclusive",
+    "delete",
+    "directory_given_as_file",
+    "download_if_needed",
+    "exists",
+    "gdal_env",
+    "gdal_path",
+    "get_local_path",
+    "is_local",
+    "join",
+    "list_paths",
+    "local_or_gdal_path",
+    "make_dir",
+    "open_file",
+    "read_bytes",
+    "read_text",
+    "sync_from_dir",
+    "sync_to_dir",
+    "upload",
+    "write_bytes",
+    "write_text",
+]
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 # Where to get the file system of a scheme rv-core does not provide.
 PROVIDERS = {
@@ -61,21 +94,6 @@ class MissingFileError(FileSystemError, DataError, FileNotFoundError):
 # ---------------------------------------------------------------------------
 # URIs and file systems
 # ---------------------------------------------------------------------------
-
-
-def is_local(uri: str | os.PathLike) -> bool:
-    """Whether ``uri`` is a local path or a ``file://`` URI."""
-    return uri_scheme(os.fspath(uri)) in ("", "file")
-
-
-def _local_path(uri: str | os.PathLike) -> str:
-    uri = os.fspath(uri)
-    if uri_scheme(uri) == "file":
-        path = uri[len("file://") :]
-        if path.startswith("localhost/"):
-            path = path[len("localhost") :]
-        return path
-    return uri
 
 
 def join(uri: str | os.PathLike, *parts: str) -> str:
@@ -110,56 +128,28 @@ def _no_file_system_message(uri: str) -> str:
     else:
         fix = (
             "Install a plugin that provides it (one that implements the "
-            "file_system_for or register_file_systems hook), or use a local path, "
+            "file_system_for hook), or use a local path, "
             "http(s):// (read only), memory:// or s3:// (pip install rv-aws)."
         )
     return f"No file system for {scheme}:// URIs such as {uri}. {fix}"
 
 
-def _plugin_file_system(uri: str, mode: str):
-    """Ask the plugins for the file system of ``uri``: the hook, then the registry."""
-    try:
-        from rv.plugins import get_plugin_manager
-    except ModuleNotFoundError as e:  # rv.plugins not written yet: built-ins only
-        if e.name != "rv.plugins":
-            raise
-        return None
-    pm = get_plugin_manager()
-    fs = pm.hook.file_system_for(uri=uri, mode=mode)
-    if fs is not None:
-        return fs
-    factory = _registered_factory(getattr(pm, "rv_registry", None), uri_scheme(uri))
-    if factory is not None:
-        return factory(uri, mode)
-    return None
-
-
-def _registered_factory(registry: Any, scheme: str):
-    """The ``register_file_systems`` factory of ``scheme``, or ``None``."""
-    if registry is None:
-        return None
-    mapping = getattr(registry, "file_systems", None)
-    if isinstance(mapping, Mapping):
-        return mapping.get(scheme)
-    if hasattr(registry, "has") and registry.has("file_systems", scheme):
-        return registry.get("file_systems", scheme)
-    return None
-
-
-def _file_system_for(uri: str, mode: str):
+def _file_system_for(uri: str, mode: str) -> AbstractFileSystem:
     """The fsspec file system that handles ``uri`` in ``mode`` (``"r"`` or ``"w"``).
 
-    Plugins first; rv-core's own file systems (local, http, memory) as the
-    fallback, so that they work even with a plugin manager that has not
-    registered the built-in plugin. Raises :class:`FileSystemError` naming
-    the plugin to install for an unknown scheme.
+    The active plugin manager's ``file_system_for`` hook first; rv-core's own
+    implementation (local, http, memory) as the fallback, so that those work
+    even with a plugin manager that has not registered the built-in plugin.
+    Raises :class:`FileSystemError` naming the plugin to install for an
+    unknown scheme.
     """
+    from rv import file_systems
+    from rv.plugins import get_plugin_manager
+
     uri = os.fspath(uri)
     mode = "w" if is_write_mode(mode) else "r"
-    fs = _plugin_file_system(uri, mode)
+    fs = get_plugin_manager().hook.file_system_for(uri=uri, mode=mode)
     if fs is None:
-        from rv import file_systems
-
         fs = file_systems.file_system_for(uri=uri, mode=mode)
     if fs is None:
         raise FileSystemError(_no_file_system_message(uri))
@@ -376,7 +366,8 @@ def open_file(uri: str | os.PathLike, mode: str = "r", encoding: str = "utf-8") 
         )
     mode = mode.replace("t", "")
     if is_write_mode(mode):
-        return AtomicWriter(uri, mode, encoding)
+        # File-like (write, close, context manager, the rest delegated to the temporary file).
+        return cast(IO[Any], AtomicWriter(uri, mode, encoding))
     fs = _file_system_for(uri, mode)
     with _errors(uri, "read"):
         if is_local(uri):
@@ -742,19 +733,16 @@ def sync_from_dir(src_uri: str | os.PathLike, dst_dir: str | os.PathLike, delete
 # ---------------------------------------------------------------------------
 
 
-def gdal_path(uri: str | os.PathLike) -> str | None:
-    """A path GDAL (rasterio) can open without downloading, or ``None``.
+def local_or_gdal_path(uri: str | os.PathLike, tmp_dir: str | os.PathLike, allow_streaming: bool = True) -> str:
+    """A path GDAL opens for ``uri``: read in place when it can be (:func:`gdal_path`), else downloaded.
 
-    Local paths as they are; ``http(s)://`` as ``/vsicurl/<url>``, read with
-    HTTP range requests (open it under ``rasterio.Env(**gdal_env())``).
-    Other schemes return ``None``: use :func:`download_if_needed`.
+    With ``allow_streaming=False`` every remote URI is downloaded into
+    ``tmp_dir`` (:func:`download_if_needed`); local paths are never copied.
     """
     uri = os.fspath(uri)
-    if is_local(uri):
-        return _local_path(uri)
-    if uri_scheme(uri) in ("http", "https"):
-        return "/vsicurl/" + uri
-    return None
+    if is_local(uri) or (allow_streaming and can_stream(uri)):
+        return gdal_path(uri)
+    return download_if_needed(uri, tmp_dir)
 
 
 def gdal_env(**overrides: Any) -> dict[str, Any]:

@@ -20,9 +20,26 @@ light config classes; torch, rasterio and boto3 are imported where the work
 runs, so that ``rv --help`` and ``rv plugins list`` stay fast.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
+if TYPE_CHECKING:
+    import typer
+    from fsspec import AbstractFileSystem
+
+    from rv.config import ConfigBuilder
+    from rv.core.box import Box
+    from rv.core.crs_transformer import CRSTransformer
+
 PROJECT_NAME = "rv"
+
+#: the callback of a registration hook: ``register(key, value)``
+Register = Callable[[str, Any], None]
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -34,7 +51,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_tasks(register):
+def register_tasks(register: Register) -> None:
     """Register task configs.
 
     Called with ``register(key, builder_class)``; ``builder_class`` is a
@@ -44,7 +61,7 @@ def register_tasks(register):
 
 
 @hookspec
-def register_backends(register):
+def register_backends(register: Register) -> None:
     """Register backend configs (``register(key, builder_class)``).
 
     The builder's config is a :class:`rv.backend.BackendConfig`. Returns
@@ -53,7 +70,7 @@ def register_backends(register):
 
 
 @hookspec
-def register_raster_sources(register):
+def register_raster_sources(register: Register) -> None:
     """Register raster source configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -61,7 +78,7 @@ def register_raster_sources(register):
 
 
 @hookspec
-def register_raster_transformers(register):
+def register_raster_transformers(register: Register) -> None:
     """Register raster transformer configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -69,7 +86,7 @@ def register_raster_transformers(register):
 
 
 @hookspec
-def register_label_sources(register):
+def register_label_sources(register: Register) -> None:
     """Register label source configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -77,7 +94,7 @@ def register_label_sources(register):
 
 
 @hookspec
-def register_label_stores(register):
+def register_label_stores(register: Register) -> None:
     """Register label store configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -85,7 +102,7 @@ def register_label_stores(register):
 
 
 @hookspec
-def register_analyzers(register):
+def register_analyzers(register: Register) -> None:
     """Register analyzer configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -93,7 +110,7 @@ def register_analyzers(register):
 
 
 @hookspec
-def register_augmentors(register):
+def register_augmentors(register: Register) -> None:
     """Register augmentor configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -101,7 +118,7 @@ def register_augmentors(register):
 
 
 @hookspec
-def register_evaluators(register):
+def register_evaluators(register: Register) -> None:
     """Register evaluator configs (``register(key, builder_class)``).
 
     Returns nothing.
@@ -109,7 +126,7 @@ def register_evaluators(register):
 
 
 @hookspec
-def register_runners(register):
+def register_runners(register: Register) -> None:
     """Register experiment runners (``register(key, runner_class)``).
 
     ``runner_class`` is a :class:`rv.runner.Runner` subclass, or a string
@@ -118,7 +135,7 @@ def register_runners(register):
 
 
 @hookspec
-def register_command_implementations(register):
+def register_command_implementations(register: Register) -> None:
     """Register what runs a command (``register(command_type, implementation)``).
 
     ``command_type`` is one of ``ANALYZE``, ``CHIP``, ``TRAIN``, ``PREDICT``,
@@ -133,17 +150,7 @@ def register_command_implementations(register):
 
 
 @hookspec
-def register_file_systems(register):
-    """Register file systems (``register(protocol, factory)``).
-
-    ``protocol`` is a URI scheme such as ``"s3"``; ``factory(uri, mode)``
-    returns an :class:`fsspec.AbstractFileSystem` able to open ``uri`` in
-    ``mode`` (``"r"`` or ``"w"``). Returns nothing.
-    """
-
-
-@hookspec
-def register_model_defaults(register):
+def register_model_defaults(register: Register) -> None:
     """Register model defaults (``register(key, defaults)``).
 
     ``defaults`` maps a backend key to a dict of backend options (encoder
@@ -153,7 +160,7 @@ def register_model_defaults(register):
 
 
 @hookspec
-def register_commands(app):
+def register_commands(app: typer.Typer) -> None:
     """Add subcommands to the ``rv`` command line.
 
     Called with the root :class:`typer.Typer` app; add commands with
@@ -168,7 +175,7 @@ def register_commands(app):
 
 
 @hookspec(firstresult=True)
-def default_raster_source(uri):
+def default_raster_source(uri: str) -> ConfigBuilder | None:
     """Pick a raster source for ``uri`` (``with_raster_source("x.tif")``).
 
     Returns a :class:`rv.config.ConfigBuilder` of a raster source, or
@@ -178,7 +185,7 @@ def default_raster_source(uri):
 
 
 @hookspec(firstresult=True)
-def default_label_source(task_type, uri):
+def default_label_source(task_type: str, uri: str) -> ConfigBuilder | None:
     """Pick a label source for ``uri`` and the task key ``task_type``.
 
     Returns a label source :class:`rv.config.ConfigBuilder`, or ``None``.
@@ -187,7 +194,7 @@ def default_label_source(task_type, uri):
 
 
 @hookspec(firstresult=True)
-def default_label_store(task_type):
+def default_label_store(task_type: str) -> ConfigBuilder | None:
     """Pick the label store of the task key ``task_type``.
 
     Returns a label store :class:`rv.config.ConfigBuilder`, or ``None``.
@@ -196,7 +203,7 @@ def default_label_store(task_type):
 
 
 @hookspec(firstresult=True)
-def default_evaluator(task_type):
+def default_evaluator(task_type: str) -> ConfigBuilder | None:
     """Pick the evaluator of the task key ``task_type``.
 
     Returns an evaluator :class:`rv.config.ConfigBuilder`, or ``None``.
@@ -205,16 +212,21 @@ def default_evaluator(task_type):
 
 
 @hookspec(firstresult=True)
-def file_system_for(uri, mode):
+def file_system_for(uri: str, mode: str) -> AbstractFileSystem | None:
     """Pick the file system that handles ``uri`` in ``mode`` (``"r"``/``"w"``).
 
-    Returns an :class:`fsspec.AbstractFileSystem`, or ``None`` when this
-    plugin does not handle the URI. Stops at the first non-None result.
+    The one way a plugin adds a URI scheme: every read and write of rv
+    (:mod:`rv.file_utils`) asks this hook. Returns an
+    :class:`fsspec.AbstractFileSystem`, or ``None`` when this plugin does
+    not handle the URI (parse it with :func:`rv.file_systems.uri_scheme`).
+    rv makes writes atomic itself (a local temporary file, one
+    ``put_file`` at the end), so the file system needs no special write
+    mode. Stops at the first non-None result.
     """
 
 
 @hookspec(firstresult=True)
-def read_aoi(uris, crs_transformer, extent):
+def read_aoi(uris: Sequence[str], crs_transformer: CRSTransformer, extent: Box) -> list[Any] | None:
     """Read AOI polygons from ``uris`` (a list of vector files in any CRS).
 
     ``crs_transformer`` is the scene's :class:`rv.core.crs_transformer.CRSTransformer`
@@ -226,7 +238,7 @@ def read_aoi(uris, crs_transformer, extent):
 
 
 @hookspec(firstresult=True)
-def gdal_env_for(uri):
+def gdal_env_for(uri: str) -> AbstractContextManager[Any] | None:
     """A context manager under which GDAL opens ``uri`` in place (credentials, endpoint).
 
     Raster sources read remote files window by window through GDAL
@@ -238,7 +250,7 @@ def gdal_env_for(uri):
 
 
 @hookspec
-def check_access(uris, mode):
+def check_access(uris: Sequence[str], mode: str) -> None:
     """Check, before any command runs, that ``uris`` can be read (``mode="r"``) or written (``"w"``).
 
     Each plugin checks the URIs of the schemes it handles and ignores the

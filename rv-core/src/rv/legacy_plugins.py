@@ -76,9 +76,7 @@ class LegacyPluginRegistry:
         hooks: set[str] = {GROUP_HOOKS[group] for group, _, _ in self.config_builders}
         if self.runners:
             hooks.add("register_runners")
-        if any(getattr(fs, "protocol", None) and not hasattr(fs, "matches_uri") for fs in self.file_systems):
-            hooks.add("register_file_systems")
-        if any(hasattr(fs, "matches_uri") for fs in self.file_systems):
+        if self.file_systems:
             hooks.add("file_system_for")
         for hook, providers in (
             ("default_raster_source", self.raster_source_providers),
@@ -181,15 +179,6 @@ class _LegacyPlugin:
             register(key, runner)
 
     @hookimpl
-    def register_file_systems(self, register):
-        self._register_group("file_systems", register)
-        for fs_class in self.reg.file_systems:
-            protocols = getattr(fs_class, "protocol", None)
-            if protocols and not hasattr(fs_class, "matches_uri"):
-                for proto in (protocols,) if isinstance(protocols, str) else protocols:
-                    register(proto, lambda uri, mode, _cls=fs_class: _cls())
-
-    @hookimpl
     def default_raster_source(self, uri):
         return _provide(self.reg.raster_source_providers, (uri,), (uri,))
 
@@ -207,7 +196,16 @@ class _LegacyPlugin:
 
     @hookimpl
     def file_system_for(self, uri, mode):
+        """The first registered file system that claims ``uri``: by ``matches_uri``, else by ``protocol``."""
+        from rv.file_systems import uri_scheme
+
+        scheme = uri_scheme(uri)
         for fs_class in self.reg.file_systems:
-            if hasattr(fs_class, "matches_uri") and fs_class.matches_uri(uri, mode):
+            if hasattr(fs_class, "matches_uri"):
+                if fs_class.matches_uri(uri, mode):
+                    return fs_class()
+                continue
+            protocols = getattr(fs_class, "protocol", None) or ()
+            if scheme in ((protocols,) if isinstance(protocols, str) else protocols):
                 return fs_class()
         return None

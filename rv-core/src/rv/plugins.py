@@ -93,9 +93,7 @@ class RVPluginManager(pluggy.PluginManager):
     def distributions(self) -> dict[str, str]:
         """Distribution → version of every loaded plugin (recorded in saved configs)."""
         return {
-            p.distribution: p.version or ""
-            for p in self.rv_plugins.values()
-            if p.status == "ok" and p.distribution
+            p.distribution: p.version or "" for p in self.rv_plugins.values() if p.status == "ok" and p.distribution
         }
 
     def distribution_of_key(self, group: str, key: str) -> str | None:
@@ -175,13 +173,39 @@ class RVPluginManager(pluggy.PluginManager):
                     return
 
     def check_hook_names(self) -> None:
-        """Unknown hook names: an error in strict mode, else a warning."""
-        try:
-            self.check_pending()
-        except pluggy.PluginValidationError as exc:
-            if self.strict:
-                raise PluginError(f"{exc}. Check the hook's name against rv.hookspecs.") from exc
-            print(f"rv: warning: {exc}", file=sys.stderr)
+        """Hook implementations no hookspec matches: an error in strict mode, else a warning.
+
+        pluggy's ``check_pending`` with rv's messages: a hook rv used to have
+        (:data:`REMOVED_HOOKS`) is named with what replaced it.
+        """
+        for name, caller in vars(self.hook).items():
+            if name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.optionalhook:
+                    continue
+                if name in REMOVED_HOOKS:
+                    message = (
+                        f"plugin {impl.plugin_name!r} implements the hook {name!r}, which rv no longer has: "
+                        f"{REMOVED_HOOKS[name]}"
+                    )
+                else:
+                    message = (
+                        f"unknown hook {name!r} in plugin {impl.plugin!r}. Check the hook's name against rv.hookspecs"
+                    )
+                if self.strict:
+                    raise PluginError(message + ".")
+                print(f"rv: warning: {message}", file=sys.stderr)
+
+
+#: hooks rv no longer has → what a plugin implements instead
+REMOVED_HOOKS = {
+    "register_file_systems": (
+        "implement file_system_for(uri, mode) instead, returning your fsspec file system for the URIs of "
+        "your scheme and None for the others (rv 0.1 answered both hooks; the registered factories are "
+        "no longer called)"
+    ),
+}
 
 
 def _truthy(value: str | None) -> bool:
@@ -244,7 +268,10 @@ def load_entry_points(pm: RVPluginManager, names: set[str] | None) -> None:
             if seen[ep.name] != dist:
                 # Plugin names are unique: the second distribution's plugin cannot be registered.
                 pm.record_failure(
-                    f"{ep.name} ({dist})", dist, version, source,
+                    f"{ep.name} ({dist})",
+                    dist,
+                    version,
+                    source,
                     PluginError(
                         f"the plugin name {ep.name!r} is already taken by distribution {seen[ep.name]}; "
                         f"one of the two must rename its entry point in group {ENTRY_POINT_GROUP!r}"
@@ -352,3 +379,20 @@ def use_plugin_manager(pm: RVPluginManager) -> Iterator[RVPluginManager]:
         yield pm
     finally:
         _active.remove(pm)
+
+
+@contextlib.contextmanager
+def no_active_plugin_manager() -> Iterator[None]:
+    """Inside the block no plugin manager is active; the ones active before are again after it.
+
+    The first :func:`get_plugin_manager` in the block discovers plugins afresh,
+    as a new ``rv`` process would (after a test changed the environment, the
+    settings or the installed plugins); call :func:`set_plugin_manager` with
+    ``None`` inside the block to discover afresh once more.
+    """
+    saved = list(_active)
+    _active.clear()
+    try:
+        yield
+    finally:
+        _active[:] = saved

@@ -66,17 +66,34 @@ def _read_decimated(read: Callable[[Box], np.ndarray], height: int, width: int, 
     return out
 
 
-def write_prediction_overlay(task_config: Any, scene_config: Any, out_dir_uri: str, tmp_dir: str, max_size: int = MAX_SIZE) -> str | None:
-    """Write ``<out_dir_uri>/<scene id>-overlay.png``; returns its URI."""
-    import matplotlib
+def overlay_figure(
+    task_config: Any,
+    scene_config: Any,
+    tmp_dir: str,
+    max_size: int = MAX_SIZE,
+    predictions: bool = True,
+    ground_truth: bool = True,
+    title: str | None = None,
+):
+    """A matplotlib ``Figure`` of a scene's image with its predictions and/or ground truth outlined.
 
-    matplotlib.use("Agg")
+    Predictions (the scene's label store) are drawn solid and ground truth
+    (its label source) dashed when both are shown; one alone is drawn solid.
+    The figure is made without pyplot (no global state, no backend switch),
+    so it can be saved here or shown in a notebook by :mod:`rv.plot`.
+    """
     import attrs
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
 
-    scene = scene_config.create(task_config, tmp_dir, with_labels=scene_config.label_source is not None, with_store=True)
+    with_gt = ground_truth and scene_config.label_source is not None
+    with_pred = predictions and scene_config.label_store is not None
+    # The image as stored (no transformers: no statistics needed); labels read against it.
     rs_config = attrs.evolve(scene_config.raster_source, transformers=())
+    scene = attrs.evolve(scene_config, raster_source=rs_config).create(
+        task_config, tmp_dir, with_labels=with_gt, with_store=with_pred
+    )
     raster_source = rs_config.create(tmp_dir)
     height, width = raster_source.extent.height, raster_source.extent.width
     step = _decimation_step(height, width, max_size)
@@ -84,15 +101,24 @@ def write_prediction_overlay(task_config: Any, scene_config: Any, out_dir_uri: s
     scale = float(step)
     rgb = _display_rgb(image)
     class_map = task_config.class_map
-    colors = {item.id: np.array(c) / 255.0 for item, c in zip(class_map, [class_map.colors_rgb()[i] for i in class_map.ids])}
+    colors = {
+        item.id: np.array(c) / 255.0 for item, c in zip(class_map, [class_map.colors_rgb()[i] for i in class_map.ids])
+    }
     bg = class_map.background_class_id
     h, w = rgb.shape[:2]
-    fig, ax = plt.subplots(figsize=(10, 10 * h / max(w, 1)), dpi=100)
+    fig = Figure(figsize=(10, 10 * h / max(w, 1)), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.imshow(rgb, extent=(0, w * scale, h * scale, 0))
+    gt_style = "dashed" if with_pred else "solid"
+    layers = [
+        (scene.label_source if with_gt else None, gt_style),
+        (scene.label_store if with_pred else None, "solid"),
+    ]
     kind = task_config.key
     if kind == "SEMANTIC_SEGMENTATION":
         # Class ids read decimated, window by window, like the image: never the whole raster.
-        for labels, style in ((scene.label_source, "dashed"), (scene.label_store, "solid")):
+        for labels, style in layers:
             if labels is None:
                 continue
             arr = _read_decimated(labels.get_label_arr, height, width, step)
@@ -103,13 +129,20 @@ def write_prediction_overlay(task_config: Any, scene_config: Any, out_dir_uri: s
                 if m.any():
                     ys = np.arange(m.shape[0]) * step
                     xs = np.arange(m.shape[1]) * step
-                    ax.contour(xs, ys, m, levels=[0.5], colors=[colors[cid]], linewidths=1.2 if style == "solid" else 0.9, linestyles=style)
+                    ax.contour(
+                        xs,
+                        ys,
+                        m,
+                        levels=[0.5],
+                        colors=[colors[cid]],
+                        linewidths=1.2 if style == "solid" else 0.9,
+                        linestyles=style,
+                    )
     else:
-        pred = scene.label_store.get_labels() if scene.label_store is not None else None
-        gt = scene.label_source.get_labels() if scene.label_source is not None else None
-        for labels, style in ((gt, "dashed"), (pred, "solid")):
-            if labels is None:
+        for source, style in layers:
+            if source is None:
                 continue
+            labels = source.get_labels()
             boxes = getattr(labels, "boxes", None)
             if boxes is None:
                 boxes = labels.cells
@@ -117,17 +150,45 @@ def write_prediction_overlay(task_config: Any, scene_config: Any, out_dir_uri: s
                 if kind == "CHIP_CLASSIFICATION" and cid == bg:
                     continue
                 y0, x0, y1, x1 = box
-                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=colors.get(int(cid), (1, 1, 0)),
-                                       linestyle=style, linewidth=1.2))
-    handles = [Patch(facecolor="none", edgecolor="white", linestyle="solid", label="predicted"),
-               Patch(facecolor="none", edgecolor="white", linestyle="dashed", label="ground truth")]
-    handles += [Patch(color=colors[i], label=class_map.get_by_id(i).name) for i in class_map.ids if i != bg]
+                ax.add_patch(
+                    Rectangle(
+                        (x0, y0),
+                        x1 - x0,
+                        y1 - y0,
+                        fill=False,
+                        edgecolor=colors.get(int(cid), (1, 1, 0)),
+                        linestyle=style,
+                        linewidth=1.2,
+                    )
+                )
+    handles = []
+    if with_pred and with_gt:
+        handles += [
+            Patch(facecolor="none", edgecolor="white", linestyle="solid", label="predicted"),
+            Patch(facecolor="none", edgecolor="white", linestyle="dashed", label="ground truth"),
+        ]
+    handles += [Patch(color=tuple(colors[i]), label=class_map.get_by_id(i).name) for i in class_map.ids if i != bg]
     ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.7)
-    ax.set_title(f"{scene.id}: predictions (solid) and ground truth (dashed)")
+    if title is None:
+        shown = {
+            (True, True): "predictions (solid) and ground truth (dashed)",
+            (True, False): "predictions",
+            (False, True): "ground truth",
+            (False, False): "image",
+        }[(with_pred, with_gt)]
+        title = f"{scene.id}: {shown}"
+    ax.set_title(title)
     ax.set_axis_off()
-    local = os.path.join(tmp_dir, f"{scene.id}-overlay.png")
+    return fig
+
+
+def write_prediction_overlay(
+    task_config: Any, scene_config: Any, out_dir_uri: str, tmp_dir: str, max_size: int = MAX_SIZE
+) -> str | None:
+    """Write ``<out_dir_uri>/<scene id>-overlay.png`` (:func:`overlay_figure`); returns its URI."""
+    fig = overlay_figure(task_config, scene_config, tmp_dir, max_size)
+    local = os.path.join(tmp_dir, f"{scene_config.id}-overlay.png")
     fig.savefig(local, bbox_inches="tight")
-    plt.close(fig)
-    uri = file_utils.join(out_dir_uri, f"{scene.id}-overlay.png")
+    uri = file_utils.join(out_dir_uri, f"{scene_config.id}-overlay.png")
     file_utils.upload(local, uri)
     return uri

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from rv import file_utils
 from rv.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from rv.backend.backend import Backend
+    from rv.command.command_config import BundleCommandConfig
 
 
 def _manifest_1_to_2(manifest: dict) -> dict:
@@ -90,7 +94,8 @@ class Predictor:
         self.update_stats = update_stats
         self.channel_order = None if channel_order is None else tuple(int(c) for c in channel_order)
         self.bundle_dir = os.path.join(self.tmp_dir, "bundle")
-        self.backend = None
+        self.backend: Backend | None = None
+        self.config: BundleCommandConfig
         self._unpack()
 
     def _unpack(self) -> None:
@@ -121,7 +126,8 @@ class Predictor:
         if self.update_stats:
             stats_uri = self._compute_stats(attrs.evolve(template, transformers=(), **changes))
         changes["transformers"] = tuple(
-            attrs.evolve(t, stats_uri=stats_uri) if t.needs_stats() else t for t in template.transformers
+            attrs.evolve(t, stats_uri=stats_uri) if t.needs_stats() else t  # type: ignore[call-arg]  # a stats transformer
+            for t in template.transformers
         )
         raster_source = attrs.evolve(template, **changes)
         store = self.label_store_config()

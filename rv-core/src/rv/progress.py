@@ -13,8 +13,10 @@
             ...
             p.advance(train)
 
-Bars are drawn with rich on stderr when stderr is a terminal. When it is
-not (logs of a batch job, CI, pytest) there are no bars: the outermost
+Bars are drawn with rich on stderr when stderr is a terminal, and in a
+Jupyter notebook's cell (rich's notebook support, with ipywidgets installed;
+without it a notebook gets the plain lines). Elsewhere (logs of a batch job,
+CI, pytest) there are no bars: the outermost
 display writes one summary line to stderr when it ends. ``RV_PROGRESS=0``
 (or ``[RV] progress = 0`` in the settings) turns both off; ``RV_PROGRESS=1``
 draws bars even without a terminal.
@@ -51,6 +53,51 @@ def _setting() -> str | None:
         return None
 
 
+# Processes forked while bars are drawn (CHIP's and ANALYZE's worker pools): rich's refresh thread
+# may hold a lock of the display at that moment, and a thread is not copied by fork, so the child
+# would wait for that lock forever on its first print. The locks are taken around fork (in the
+# refresh thread's order), and the child gets no display of its own: the parent shows progress.
+_held_for_fork: list[Any] = []
+_forked_from_display = False
+
+
+def _display_locks(rich_progress: Any) -> list[Any]:
+    live = getattr(rich_progress, "live", None)
+    locks = [getattr(live, "_lock", None), getattr(rich_progress, "_lock", None)]
+    console = getattr(live, "console", None)
+    locks.append(getattr(console, "_lock", None))
+    return [lock for lock in locks if lock is not None]
+
+
+def _before_fork() -> None:
+    if _active and _active[0]._rich is not None:
+        for lock in _display_locks(_active[0]._rich):
+            lock.acquire()
+            _held_for_fork.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    global _forked_from_display
+    if not _held_for_fork:
+        return
+    _after_fork_in_parent()  # this thread took them: the child's copies are released the same way
+    _forked_from_display = True
+    _active.clear()
+    for name in ("stdout", "stderr"):  # the live display's proxies write to the parent's display
+        inner = getattr(getattr(sys, name), "rich_proxied_file", None)
+        if inner is not None:
+            setattr(sys, name, inner)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+
+
 def _stderr_is_tty() -> bool:
     stream = sys.stderr
     try:
@@ -59,18 +106,34 @@ def _stderr_is_tty() -> bool:
         return False
 
 
+def _in_jupyter() -> bool:
+    """Whether this is a Jupyter kernel where rich can draw live bars (it needs ipywidgets there)."""
+    if "ipykernel" not in sys.modules:  # never imports IPython outside a kernel
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    if type(get_ipython()).__name__ != "ZMQInteractiveShell":
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 def display_mode() -> str:
     """``"bars"``, ``"summary"`` (no terminal: one line at the end) or ``"off"``.
 
     Decided by ``RV_PROGRESS`` (``0``/``false``/``off`` → off, ``1``/``true``/
-    ``on`` → bars) and otherwise by whether stderr is a terminal.
+    ``on`` → bars) and otherwise by whether stderr is a terminal or this is a
+    Jupyter notebook with ipywidgets (rich draws the bars in the cell's output).
     """
     value = (_setting() or "auto").strip().lower()
-    if value in ("0", "false", "no", "off"):
+    if value in ("0", "false", "no", "off") or _forked_from_display:
         return "off"
     if value in ("1", "true", "yes", "on"):
         return "bars"
-    return "bars" if _stderr_is_tty() else "summary"
+    return "bars" if _stderr_is_tty() or _in_jupyter() else "summary"
 
 
 class _Task:

@@ -34,7 +34,6 @@ GROUP_HOOKS = {
     "evaluators": "register_evaluators",
     "runners": "register_runners",
     "command_implementations": "register_command_implementations",
-    "file_systems": "register_file_systems",
     "model_defaults": "register_model_defaults",
 }
 
@@ -79,7 +78,6 @@ _SINGULAR = {
     "evaluators": "evaluator",
     "runners": "runner",
     "command_implementations": "command implementation",
-    "file_systems": "file system",
     "model_defaults": "model defaults",
 }
 
@@ -116,13 +114,13 @@ class Registry:
         self._config_classes: dict[type, tuple[str, str]] = {}
 
     # -- filling ------------------------------------------------------------
-    def register(
-        self, group: str, key: str, value: Any, plugin: str, distribution: str | None = None
-    ) -> None:
+    def register(self, group: str, key: str, value: Any, plugin: str, distribution: str | None = None) -> None:
         """Record ``key`` in ``group``; a key registered twice is a PluginError."""
         group = normalize_group(group)
         if not isinstance(key, str) or not key:
-            raise PluginError(f"Plugin {plugin!r} registered a {_SINGULAR[group]} with key {key!r}: keys are non-empty strings.")
+            raise PluginError(
+                f"Plugin {plugin!r} registered a {_SINGULAR[group]} with key {key!r}: keys are non-empty strings."
+            )
         if group == "command_implementations" and not (callable(value) or (isinstance(value, str) and ":" in value)):
             raise PluginError(
                 f"Plugin {_who(plugin, distribution)} registered {value!r} as the implementation of command {key!r}; "
@@ -291,7 +289,9 @@ def _as_builder_class(value: Any, group: str, key: str, plugin: str):
 
     if isinstance(value, type) and issubclass(value, ConfigBuilder):
         if value.config_class is Config:
-            raise PluginError(f"Plugin {plugin!r} registered builder {value.__name__} for {key!r} without a config_class.")
+            raise PluginError(
+                f"Plugin {plugin!r} registered builder {value.__name__} for {key!r} without a config_class."
+            )
         return value
     if isinstance(value, type) and issubclass(value, Config):
         if value.builder_class is not None and value.builder_class.config_class is value:

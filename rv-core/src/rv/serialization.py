@@ -17,13 +17,16 @@ from __future__ import annotations
 import difflib
 import json
 import typing
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import attrs
 import cattrs
 
 from rv.config import Config
 from rv.errors import ConfigError
+
+#: a config class, for functions that return an instance of the class they are given
+C = TypeVar("C", bound=Config)
 
 #: format version of saved configs; 1 = rv 0.0 development files (see upgrades)
 FORMAT_VERSION = 2
@@ -63,7 +66,7 @@ class RVConverter(cattrs.Converter):
         return out
 
     # -- structure -----------------------------------------------------------
-    def _structure_config(self, data: Any, cl: type) -> Config:
+    def _structure_config(self, data: Any, cl: type[Config]) -> Config:
         if isinstance(data, Config):
             return data
         if not isinstance(data, dict):
@@ -146,7 +149,7 @@ def unstructure(config: Config, registry=None) -> dict:
     return make_converter(registry).unstructure(config)
 
 
-def structure(data: dict, cls: type[Config] = Config, registry=None, from_version: int = FORMAT_VERSION):
+def structure(data: dict, cls: type[C] = Config, registry: Any = None, from_version: int = FORMAT_VERSION) -> C:  # type: ignore[assignment]
     """A config from plain data; ``from_version`` triggers upgrades."""
     conv = make_converter(registry)
     conv.from_version = from_version
@@ -202,7 +205,11 @@ def config_to_json(config: Config, pm=None) -> str:
     return json.dumps(doc, indent=2, sort_keys=False)
 
 
-def config_from_json(text: str, cls: type[Config] | None = None, source: str = "<string>", pm=None) -> Config:
+@overload
+def config_from_json(text: str, cls: type[C], source: str = ..., pm: Any = ...) -> C: ...
+@overload
+def config_from_json(text: str, cls: None = None, source: str = ..., pm: Any = ...) -> Config: ...
+def config_from_json(text: str, cls: type[Config] | None = None, source: str = "<string>", pm: Any = None) -> Config:
     """Read a saved-file JSON text back; ``source`` names the file in errors."""
     try:
         doc = json.loads(text)
@@ -290,6 +297,10 @@ def save_config(config: Config, uri: str) -> None:
     write_text(uri, config_to_json(config))
 
 
+@overload
+def load_config(uri: str, cls: type[C]) -> C: ...
+@overload
+def load_config(uri: str, cls: None = None) -> Config: ...
 def load_config(uri: str, cls: type[Config] | None = None) -> Config:
     """Read a config file written by :func:`save_config` (upgrading old formats)."""
     from rv.file_utils import read_text

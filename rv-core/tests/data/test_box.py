@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 import shapely
 
-from rv.core.box import Box, areas, boxes_from_shapely, boxes_to_shapely, clip_boxes, ioa_matrix, iou_matrix
+from rv.core.box import (
+    Box,
+    areas,
+    boxes_from_shapely,
+    boxes_to_shapely,
+    clip_boxes,
+    intersecting_pairs,
+    intersection_matrix,
+    ioa_matrix,
+    iou_matrix,
+)
 
 
 def test_shape_properties_and_conversions():
@@ -115,3 +125,28 @@ def test_box_ops_edge_cases():
     assert iou_matrix([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0
     assert ioa_matrix([[5, 5, 5, 9]], [[0, 0, 10, 10]])[0, 0] == 0
     np.testing.assert_array_equal(clip_boxes([[-5, 2, 8, 30]], Box(0, 0, 10, 20)), [[0, 2, 8, 20]])
+
+
+def test_intersecting_pairs_are_the_nonzero_entries_of_the_dense_matrices():
+    rng = np.random.default_rng(0)
+
+    def boxes(n):
+        corner = rng.uniform(0, 300, (n, 2))
+        return np.concatenate([corner, corner + rng.uniform(0, 40, (n, 2))], axis=1)
+
+    a, b = boxes(300), boxes(200)
+    a[0] = [10, 10, 10, 30]  # zero area: overlaps nothing
+    i, j, inter, iou = intersecting_pairs(a, b)
+    dense = intersection_matrix(a, b)
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(*map(list, np.nonzero(dense > 0))))
+    np.testing.assert_allclose(inter, dense[i, j])
+    np.testing.assert_allclose(iou, iou_matrix(a, b)[i, j])
+    assert np.all(np.diff(i) >= 0)  # in ascending first index
+    # Within one array: each pair once, never a box with itself.
+    i, j, _, iou = intersecting_pairs(a)
+    expected = np.triu(intersection_matrix(a, a) > 0, k=1)
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(*map(list, np.nonzero(expected))))
+    np.testing.assert_allclose(iou, iou_matrix(a, a)[i, j])
+    # A limit on the candidates answers None instead.
+    assert intersecting_pairs(a, max_pairs=len(i) - 1) is None
+    assert intersecting_pairs(np.zeros((0, 4)), b)[0].size == 0

@@ -33,7 +33,7 @@ def test_segmentation_chips_round_trip(tmp_path, data_dir, landcover_class_map):
         # No manifest until the writer closes.
         assert not (chip_dir / "chips.json").exists()
     manifest = read_chip_manifest(str(chip_dir))
-    assert manifest == {
+    assert manifest.raw == {
         "format_version": 1,
         "task": keys.SEMANTIC_SEGMENTATION,
         "class_map": landcover_class_map.to_list(),

@@ -153,6 +153,11 @@ def test_polygons_match_the_raster_and_are_wgs84(tmp_path, label_source, landcov
     # lon/lat around Aberystwyth.
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     assert -4.2 < minx < maxx < -3.9 and 52.3 < miny < maxy < 52.5
+    # RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise (a GIS draws them filled either way).
+    polygons = shapely.get_parts(geoms)
+    assert shapely.is_ccw(shapely.get_exterior_ring(polygons)).all()
+    holes = [ring for p in polygons for ring in p.interiors]
+    assert holes and not any(shapely.is_ccw(h) for h in holes)
     # Back in pixel space, each class's polygons cover exactly its pixels.
     pixel = raster.crs_transformer.crs_to_pixel_geoms(geoms, "EPSG:4326")
     for class_id, count in README_COUNTS.items():

@@ -12,7 +12,6 @@ resolved by the serializer and must carry real types, since several
 ``conftest`` modules share one name in ``sys.modules``.
 """
 
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -133,32 +132,14 @@ EXPERIMENT_FILE = textwrap.dedent(
 
 
 @pytest.fixture(autouse=True)
-def clean_rv_environment(tmp_path, monkeypatch):
-    """No rv settings from the developer's shell, no profile file, no .env; a fresh active plugin manager.
+def clean_environment(rv_clean_environment):
+    """No rv settings from the developer's shell, no profile file, no .env; no active plugin manager.
 
-    The working directory is an empty ``cwd`` folder in ``tmp_path``, and
-    whatever plugin manager a test makes active is dropped afterwards.
+    ``rv_clean_environment`` of :mod:`rv.testing`: the working directory is an
+    empty ``cwd`` folder in ``tmp_path``, and whatever plugin manager a test
+    makes active is dropped afterwards.
     """
-    from rv import plugins, settings
-
-    for name in list(os.environ):
-        if name.startswith(("RV_", "PLUGINS_")):
-            monkeypatch.delenv(name)
-    config_dir = tmp_path / "rv-config"
-    config_dir.mkdir()
-    monkeypatch.setenv("RV_CONFIG_DIR", str(config_dir))
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    settings.reset_settings()
-    saved = list(plugins._active)
-    plugins._active.clear()
-    try:
-        yield
-    finally:
-        plugins._active[:] = saved
-        settings.reset_settings()
-        settings.set_tmp_dir(None)
+    return rv_clean_environment
 
 
 @pytest.fixture

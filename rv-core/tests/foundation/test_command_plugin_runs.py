@@ -164,7 +164,7 @@ def test_a_failing_implementation_stops_the_run(plugin_env, experiment_file, roo
     match = re.search(r"Its log is (\S+?);", text)
     assert match, text
     log = Path(match.group(1))
-    assert log.name == "train-short.log" and log.is_file()
+    assert log == Path(root_uri) / "train/short/log.txt" and log.is_file()  # beside the command's outputs
     assert "RuntimeError: cmdplugin exploded in TRAIN short" in log.read_text()
     # Upstream ran; TRAIN left nothing; nothing downstream ran.
     assert "cmdplugin-ran CHIP landcover-chips" in result.stdout

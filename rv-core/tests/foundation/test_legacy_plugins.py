@@ -177,7 +177,7 @@ def test_legacy_file_registers_a_config_builder(legacy_plugins):
     assert info.status == "ok"
     assert info.source == f"legacy file {legacy_plugins}"
     assert pm.rv_registry.provided_by("my_legacy_plugin") == {
-        "raster_sources": ["LEGACY_SOURCE"], "runners": ["printing"], "file_systems": ["legacyfs"],
+        "raster_sources": ["LEGACY_SOURCE"], "runners": ["printing"],
     }  # fmt: skip
     with use_plugin_manager(pm):
         config = rv.RasterSourceConfig.builder("LEGACY_SOURCE").with_uri("a.legacy").with_options(gain=2.0).build()
@@ -279,7 +279,7 @@ def test_a_legacy_plugin_implements_only_the_hooks_its_calls_need(legacy_plugins
     # So `rv plugins list` shows what each really contributes.
     infos = {p.name: p for p in make_plugin_manager().plugin_infos()}
     assert infos["my_legacy_plugin"].hooks == [
-        "default_raster_source", "register_file_systems", "register_raster_sources", "register_runners",
+        "default_raster_source", "file_system_for", "register_raster_sources", "register_runners",
     ]  # fmt: skip
     assert infos["rv_test_legacy_module"].hooks == [
         "default_evaluator", "default_label_source", "default_label_store", "register_analyzers", "register_runners",

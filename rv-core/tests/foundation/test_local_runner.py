@@ -37,11 +37,13 @@ def test_a_failing_command_stops_the_run_naming_the_command_and_its_log(
     assert f"rv run_command {root_uri}/train/short/command-config.json" in msg
     assert "Commands after it were not run." in msg
 
+    # The log stays beside the command's outputs (no temporary folder of logs) and holds the
+    # subprocess's own explanation: the backend key it could not find.
     log = Path(msg.split("Its log is ", 1)[1].split(";", 1)[0])
-    assert log.name == "train-short.log" and log.is_file()
-    # The log holds the subprocess's own explanation: the backend key it could not find.
+    assert log == Path(root_uri) / "train/short/log.txt" and log.is_file()
     text = log.read_text()
     assert "Unknown backend key 'FAKE_BACKEND'" in text
+    assert not list((tmp_path / "tmp").glob("rv-logs-*"))
     # The output was streamed as well as logged.
     out, err = capfd.readouterr()
     assert "Unknown backend key 'FAKE_BACKEND'" in out

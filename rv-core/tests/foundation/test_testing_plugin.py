@@ -1,5 +1,6 @@
 """``rv.testing``: the pytest plugin for plugin authors, used the way a plugin's own test suite would."""
 
+import os
 import subprocess
 import sys
 
@@ -145,3 +146,33 @@ def test_sample_configs_cover_every_config_group(rv_plugin_manager):
     groups = {group for group, _, _ in sample_configs()}
     assert groups >= {"tasks", "raster_sources", "raster_transformers", "label_sources", "label_stores",
                       "analyzers", "augmentors", "evaluators"}  # fmt: skip
+
+
+def test_clean_rv_environment_hides_the_shell_and_restores_the_active_manager(tmp_path, monkeypatch):
+    from rv.plugins import make_plugin_manager, use_plugin_manager
+    from rv.testing import clean_rv_environment
+
+    monkeypatch.setenv("RV_PROFILE", "gpu")
+    monkeypatch.setenv("AWS_BATCH_JOB_QUEUE", "q")
+    outer = make_plugin_manager(autoload=False, legacy=False)
+    with use_plugin_manager(outer):
+        with clean_rv_environment(tmp_path / "t", monkeypatch, also_remove=("AWS_BATCH_",)) as cwd:
+            assert "RV_PROFILE" not in os.environ and "AWS_BATCH_JOB_QUEUE" not in os.environ
+            assert os.getcwd() == str(cwd) and not os.listdir(cwd)
+            assert os.environ["RV_CONFIG_DIR"] == str(tmp_path / "t" / "rv-config")
+            inner = get_plugin_manager()
+            assert inner is not outer and "rv" in inner.rv_plugins
+        assert get_plugin_manager() is outer
+
+
+def test_the_baseline_backend_loads_in_process_and_as_a_legacy_module(rv_baseline_backend, monkeypatch):
+    from rv.plugins import make_plugin_manager
+    from rv.testing import use_baseline_backend
+    from rv.testing.baseline import MajorityClassBackendConfig
+
+    assert rv.BackendConfig.builder(rv_baseline_backend).build().__class__ is MajorityClassBackendConfig
+    # What a subprocess sees: the module named in PLUGINS_MODULES.
+    assert use_baseline_backend(monkeypatch) == rv_baseline_backend
+    pm = make_plugin_manager(autoload=False)
+    assert pm.rv_plugins["rv.testing.baseline"].source == "legacy module rv.testing.baseline"
+    assert pm.rv_registry.get_registration("backends", rv_baseline_backend).plugin == "rv.testing.baseline"

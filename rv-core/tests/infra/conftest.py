@@ -173,25 +173,14 @@ def http_dir_process(tmp_path):
 
 @pytest.fixture
 def clean_settings(tmp_path, monkeypatch):
-    """No rv variables from the developer's shell, an empty config dir, cwd in tmp.
+    """No rv variables from the developer's shell, an empty config dir, cwd in tmp (``rv.testing.clean_rv_environment``).
 
     Yields the config directory (``RV_CONFIG_DIR``).
     """
-    from rv import settings
+    from rv.testing import clean_rv_environment
 
-    for name in list(os.environ):
-        if name.startswith(("RV_", "AWS_BATCH_", "PLUGINS_")):
-            monkeypatch.delenv(name)
-    config_dir = tmp_path / "rv-config"
-    config_dir.mkdir()
-    monkeypatch.setenv("RV_CONFIG_DIR", str(config_dir))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    settings.reset_settings()
-    yield config_dir
-    settings.reset_settings()
-    settings.set_tmp_dir(None)
+    with clean_rv_environment(tmp_path, monkeypatch, also_remove=("AWS_BATCH_",)):
+        yield tmp_path / "rv-config"
 
 
 if __name__ == "__main__":

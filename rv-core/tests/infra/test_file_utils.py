@@ -299,22 +299,22 @@ def test_get_local_path_stays_inside_tmp_dir(tmp_path):
     assert signed_a != signed_b and signed_a.endswith("x.tif")
 
 
-def test_unknown_scheme_names_the_uri_and_the_fix(monkeypatch):
+def test_unknown_scheme_names_the_uri_and_the_fix():
     with pytest.raises(FileSystemError, match=r"gs://bucket/scene\.tif") as info:
         file_utils.read_bytes("gs://bucket/scene.tif")
-    assert "register_file_systems" in str(info.value)
+    assert "file_system_for hook" in str(info.value)
 
     # s3:// names the plugin that provides it, when no plugin answers for it.
-    monkeypatch.setattr(file_utils, "_plugin_file_system", lambda uri, mode: None)
-    with pytest.raises(FileSystemError, match="pip install rv-aws") as info:
-        file_utils.write_text("s3://bucket/out/stats.json", "{}")
+    from rv.plugins import make_plugin_manager, use_plugin_manager
+
+    with use_plugin_manager(make_plugin_manager(autoload=False, legacy=False)):
+        with pytest.raises(FileSystemError, match="pip install rv-aws") as info:
+            file_utils.write_text("s3://bucket/out/stats.json", "{}")
     assert "s3://bucket/out/stats.json" in str(info.value)
 
 
 def test_plugins_provide_file_systems(mem_root):
-    """Both plugin routes: the file_system_for hook and register_file_systems."""
-    from fsspec.implementations.memory import MemoryFileSystem
-
+    """A plugin adds a scheme through the file_system_for hook."""
     import rv
     from rv.plugins import RVPluginManager, use_plugin_manager
 
@@ -324,33 +324,38 @@ def test_plugins_provide_file_systems(mem_root):
         @rv.hookimpl
         def file_system_for(self, uri, mode):
             if uri.startswith("hooked://"):
-                calls.append(("hook", mode))
+                calls.append(mode)
                 return _PrefixedMemory(mem_root, "hooked://")
             return None
 
-    class RegistryPlugin:
-        @rv.hookimpl
-        def register_file_systems(self, register):
-            def factory(uri, mode):
-                calls.append(("registry", mode))
-                return _PrefixedMemory(mem_root, "registered://")
-
-            register("registered", factory)
-
     pm = RVPluginManager()
     pm.add_plugin(HookPlugin(), "hook-plugin")
-    pm.add_plugin(RegistryPlugin(), "registry-plugin")
     pm.build_registry()
     with use_plugin_manager(pm):
         file_utils.write_text("hooked://x/a.txt", "via hook")
-        file_utils.write_text("registered://y/b.txt", "via registry")
         assert file_utils.read_text("hooked://x/a.txt") == "via hook"
-        assert file_utils.read_text("registered://y/b.txt") == "via registry"
         # rv-core's own file systems still answer under this plugin manager.
         assert file_utils.read_text(file_utils.join(mem_root, "x/a.txt")) == "via hook"
-    assert ("hook", "w") in calls and ("hook", "r") in calls
-    assert ("registry", "w") in calls and ("registry", "r") in calls
-    assert MemoryFileSystem().cat_file(mem_root.replace("memory://", "/") + "/y/b.txt") == b"via registry"
+    assert calls == ["w", "r"]
+
+
+def test_a_plugin_with_the_removed_register_file_systems_hook_is_told_what_replaced_it(capsys):
+    import rv
+    from rv.errors import PluginError
+    from rv.plugins import RVPluginManager
+
+    class OldPlugin:
+        @rv.hookimpl
+        def register_file_systems(self, register):
+            register("old", lambda uri, mode: None)
+
+    pm = RVPluginManager()
+    pm.add_plugin(OldPlugin(), "old-plugin")
+    pm.check_hook_names()
+    assert "implement file_system_for(uri, mode) instead" in capsys.readouterr().err
+    pm.strict = True
+    with pytest.raises(PluginError, match="'register_file_systems', which rv no longer has"):
+        pm.check_hook_names()
 
 
 def _PrefixedMemory(mem_root: str, scheme: str):

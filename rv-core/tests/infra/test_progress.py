@@ -81,3 +81,53 @@ def test_import_is_cheap():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def _child_prints_through_the_display(out) -> None:  # runs in the forked process
+    import os
+
+    try:
+        print("from the child", file=sys.stderr, flush=True)  # the parent's display holds no lock here
+        assert rv_progress.display_mode() == "off"  # the parent shows progress; the child draws none
+        assert list(progress(range(3), description="child")) == [0, 1, 2]
+        out.send("ok")
+    except BaseException as e:  # report, never hang
+        out.send(repr(e))
+    finally:
+        os._exit(0)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "register_at_fork"), reason="fork is POSIX")
+def test_a_process_forked_while_bars_are_drawn_does_not_wait_for_the_display():
+    """CHIP and ANALYZE fork worker pools while the run's bars are drawn (a terminal, Jupyter). A lock
+    of the display held by another thread at that moment must not freeze the child on its first print."""
+    import multiprocessing as mp
+    import threading
+    import time
+
+    from rich.console import Console
+
+    ctx = mp.get_context("fork")
+    receive, out = ctx.Pipe(duplex=False)
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with Progress(console=console) as p:
+        p.add_task("parent", total=3)
+        held = threading.Event()
+
+        def hold_the_console_lock():  # as rich's refresh thread does while it draws
+            with p._rich.live.console._lock:
+                held.set()
+                time.sleep(0.5)
+
+        holder = threading.Thread(target=hold_the_console_lock)
+        holder.start()
+        held.wait()
+        child = ctx.Process(target=_child_prints_through_the_display, args=(out,))
+        child.start()
+        child.join(30)
+        stuck = child.is_alive()
+        if stuck:
+            child.kill()
+        holder.join()
+    assert not stuck, "the forked child waited for a lock of the parent's display"
+    assert receive.poll(5) and receive.recv() == "ok"

@@ -28,7 +28,7 @@ _EXPORTS = {
     "VectorIndex": "rv_geojson.vector_index",
     "read_aoi": "rv_geojson.aoi",
     "read_pixel_features": "rv_geojson.geojson_reader",
-    "write_geojson": "rv_geojson.geojson_writer",
+    "write_geojson": "rv.core.geojson",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,17 +18,19 @@ writes predictions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import shapely
 
 from rv.core.box import Box, areas, as_box_array, boxes_from_shapely, boxes_to_shapely
+from rv.core.class_map import ClassMap
+from rv.core.crs_transformer import CRSTransformer
 from rv.data.label_source.label_source import LabelSource
 from rv.errors import ConfigError, DataError
 from rv.labels import ChipClassificationLabels
-from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features
+from rv_geojson.class_options_config import GeoJSONClassOptions
+from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features, source_background_class_id
 from rv_geojson.vector_index import VectorIndex
 
 
@@ -124,10 +126,8 @@ class ChipClassificationGeoJSONSource(LabelSource):
     """Chip classification ground truth from a GeoJSON file (see the module docstring for the rules).
 
     Args:
-        uri: the GeoJSON file (any CRS; RFC 7946 WGS84 unless a ``crs`` member says otherwise).
-        class_map: the experiment's :class:`rv.core.class_map.ClassMap`.
-        crs_transformer: the raster's :class:`rv.core.crs_transformer.CRSTransformer`.
-        extent: the scene's pixel extent (:class:`rv.core.box.Box`).
+        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the scene it labels
+            (see :func:`rv_geojson.geojson_reader.read_pixel_features`).
         cell_size: side of the square cells, in pixels (needed with ``infer_cells``).
         ioa_thresh: minimum intersection over area for a polygon to count for a cell.
         use_intersection_over_cell: measure the intersection over the cell's area
@@ -137,16 +137,15 @@ class ChipClassificationGeoJSONSource(LabelSource):
         background_class_id: class of cells without a qualifying polygon; defaults
             to the class map's background class; with neither, such cells get no label.
         infer_cells: infer cells from polygons (True) or read each feature as a cell.
-        class_id_property, class_name_property, property_name, property_mapping,
-        default_class_id: how each feature's class is found (see
-            :class:`rv_geojson.geojson_reader.ClassResolver`).
+        class_options: how each feature's class is found
+            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
     def __init__(
         self,
         uri: str,
-        class_map: Any,
-        crs_transformer: Any,
+        class_map: ClassMap,
+        crs_transformer: CRSTransformer,
         extent: Box,
         cell_size: int | None = None,
         ioa_thresh: float = 0.5,
@@ -154,11 +153,7 @@ class ChipClassificationGeoJSONSource(LabelSource):
         pick_min_class_id: bool = False,
         background_class_id: int | None = None,
         infer_cells: bool = True,
-        class_id_property: str | None = "class_id",
-        class_name_property: str | None = "class_name",
-        property_name: str | None = None,
-        property_mapping: Mapping[Any, Any] | None = None,
-        default_class_id: int | None = None,
+        class_options: GeoJSONClassOptions | None = None,
     ):
         self.uri = str(uri)
         self.class_map = class_map
@@ -168,24 +163,9 @@ class ChipClassificationGeoJSONSource(LabelSource):
         self.ioa_thresh = ioa_thresh
         self.use_intersection_over_cell = use_intersection_over_cell
         self.pick_min_class_id = pick_min_class_id
-        self.background_class_id = (
-            background_class_id if background_class_id is not None else class_map.background_class_id
-        )
-        if self.background_class_id is not None and self.background_class_id not in class_map.ids:
-            raise ConfigError(
-                f"background_class_id {self.background_class_id} for {self.uri} is not in the class map "
-                f"(ids: {class_map.ids}); give one of its ids."
-            )
+        self.background_class_id = source_background_class_id(class_map, background_class_id, self.uri)
         self.infer_cells = infer_cells
-        resolver = ClassResolver(
-            class_map,
-            class_id_property,
-            class_name_property,
-            property_name,
-            property_mapping,
-            default_class_id,
-            background_class_id=self.background_class_id,
-        )
+        resolver = ClassResolver.from_options(class_map, class_options, self.background_class_id)
         if infer_cells:
             if not cell_size or cell_size <= 0:
                 raise ConfigError(

@@ -80,7 +80,7 @@ class ChipClassificationGeoJSONSourceConfig(LabelSourceConfig):
             pick_min_class_id=self.pick_min_class_id,
             background_class_id=background,
             infer_cells=self.infer_cells,
-            **self.class_options.resolver_kwargs(),
+            class_options=self.class_options,
         )
 
 

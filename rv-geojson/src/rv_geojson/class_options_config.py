@@ -2,9 +2,10 @@
 
 A :class:`GeoJSONClassOptions` is nested in the configs of ``GEOJSON_SOURCE``,
 ``CHIP_CLASSIFICATION_GEOJSON`` and ``OBJECT_DETECTION_GEOJSON`` (field
-``class_options``); their builders get the ``with_class_*`` methods of
-:class:`ClassOptionsBuilderMixin`. The rule itself lives in
-:class:`rv_geojson.geojson_reader.ClassResolver`.
+``class_options``) and handed as it is to their entities; their builders get
+the ``with_class_*`` methods of :class:`ClassOptionsBuilderMixin`. The rule
+itself lives in :class:`rv_geojson.geojson_reader.ClassResolver`
+(``ClassResolver.from_options``).
 
 Light module: imported at plugin discovery, it imports only ``rv`` and attrs.
 """
@@ -59,16 +60,6 @@ class GeoJSONClassOptions(Config):
                 "property_mapping was given without property_name; name the feature property it applies to: "
                 ".with_class_property('landuse', {'residential': 'building'})."
             )
-
-    def resolver_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`rv_geojson.geojson_reader.ClassResolver` (and the entities)."""
-        return {
-            "class_id_property": self.class_id_property,
-            "class_name_property": self.class_name_property,
-            "property_name": self.property_name,
-            "property_mapping": None if self.property_mapping is None else dict(self.property_mapping),
-            "default_class_id": self.default_class_id,
-        }
 
 
 class ClassOptionsBuilderMixin:

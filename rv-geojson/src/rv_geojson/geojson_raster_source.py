@@ -27,10 +27,11 @@ from affine import Affine
 from rasterio.features import rasterize
 
 from rv.core.box import Box
-from rv.core.class_map import IGNORE_CLASS_ID
+from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
+from rv.core.crs_transformer import CRSTransformer
 from rv.data.raster_source.raster_source import RasterSource
-from rv.errors import ConfigError
-from rv_geojson.geojson_reader import ClassResolver, read_pixel_features
+from rv_geojson.class_options_config import GeoJSONClassOptions
+from rv_geojson.geojson_reader import ClassResolver, read_pixel_features, source_background_class_id
 from rv_geojson.vector_index import VectorIndex
 
 #: Features whose rasterize input :class:`GeoJSONRasterSource` keeps ready (a few MB at most).
@@ -54,59 +55,37 @@ class GeoJSONRasterSource(RasterSource):
     unlabelled pixels are 255 too: they are ignored, not called background.
 
     Args:
-        uri: the GeoJSON file (any CRS; RFC 7946 WGS84 unless a ``crs`` member says otherwise).
-        class_map: the experiment's :class:`rv.core.class_map.ClassMap`.
-        crs_transformer: the image raster's :class:`rv.core.crs_transformer.CRSTransformer`.
-        extent: the image raster's pixel extent (:class:`rv.core.box.Box`).
+        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the grid of the scene's
+            image it is drawn on (see :func:`rv_geojson.geojson_reader.read_pixel_features`).
         background_class_id: class of pixels no feature covers (default: the class map's).
         line_buffer: pixels to buffer lines by on each side (number or class id → number; None drops lines).
         point_radius: radius in pixels of the disc drawn for a point (number or class id → number).
         all_touched: burn every pixel a polygon touches, not only those whose center is inside.
-        class_id_property, class_name_property, property_name, property_mapping,
-        default_class_id: how each feature's class is found (see
-            :class:`rv_geojson.geojson_reader.ClassResolver`).
+        class_options: how each feature's class is found
+            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
     def __init__(
         self,
         uri: str,
-        class_map: Any,
-        crs_transformer: Any,
+        class_map: ClassMap,
+        crs_transformer: CRSTransformer,
         extent: Box,
         background_class_id: int | None = None,
         line_buffer: float | Mapping[int, float] | None = 15,
         point_radius: float | Mapping[int, float] | None = 15,
         all_touched: bool = False,
-        class_id_property: str | None = "class_id",
-        class_name_property: str | None = "class_name",
-        property_name: str | None = None,
-        property_mapping: Mapping[Any, Any] | None = None,
-        default_class_id: int | None = None,
+        class_options: GeoJSONClassOptions | None = None,
     ):
         super().__init__()
         self.uri = str(uri)
         self.class_map = class_map
         self._crs_transformer = crs_transformer
         self._extent = extent
-        self.background_class_id = (
-            background_class_id if background_class_id is not None else class_map.background_class_id
-        )
-        if self.background_class_id is not None and self.background_class_id not in class_map.ids:
-            raise ConfigError(
-                f"background_class_id {self.background_class_id} for {self.uri} is not in the class map "
-                f"(ids: {class_map.ids}); give one of its ids."
-            )
+        self.background_class_id = source_background_class_id(class_map, background_class_id, self.uri)
         self.fill_value = IGNORE_CLASS_ID if self.background_class_id is None else int(self.background_class_id)
         self.all_touched = all_touched
-        resolver = ClassResolver(
-            class_map,
-            class_id_property,
-            class_name_property,
-            property_name,
-            property_mapping,
-            default_class_id,
-            background_class_id=self.background_class_id,
-        )
+        resolver = ClassResolver.from_options(class_map, class_options, self.background_class_id)
         features = read_pixel_features(
             self.uri, crs_transformer, resolver, line_buffer=line_buffer, point_radius=point_radius
         )

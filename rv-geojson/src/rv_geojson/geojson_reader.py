@@ -21,18 +21,22 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from rv.core.geojson import GEOJSON_DEFAULT_CRS as _CORE_DEFAULT_CRS
 from rv.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from rv_geojson.class_options_config import GeoJSONClassOptions
 
 log = logging.getLogger(__name__)
 
 #: CRS of a GeoJSON file without a ``crs`` member (RFC 7946: WGS84, lon/lat order).
-GEOJSON_DEFAULT_CRS = "EPSG:4326"
+GEOJSON_DEFAULT_CRS = _CORE_DEFAULT_CRS
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _LINEAR = ("LineString", "MultiLineString", "LinearRing")
@@ -62,7 +66,7 @@ def read_text(uri: Any) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(
-            f"GeoJSON file {uri} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 4]!r}). "
+            f"GeoJSON file {uri} is not UTF-8 text (byte {e.start}: {data[e.start : e.start + 4]!r}). "
             "RFC 7946 GeoJSON is UTF-8; re-export the file as UTF-8."
         ) from None
 
@@ -85,7 +89,7 @@ def parse_geojson(text: str, uri: Any) -> dict[str, Any]:
     if not isinstance(doc, dict) or "type" not in doc:
         raise DataError(
             f"GeoJSON file {uri} holds a JSON {type(doc).__name__} without a 'type' member, not GeoJSON. "
-            "Give a FeatureCollection: {\"type\": \"FeatureCollection\", \"features\": [...]}."
+            'Give a FeatureCollection: {"type": "FeatureCollection", "features": [...]}.'
         )
     kind = doc["type"]
     if kind == "FeatureCollection":
@@ -101,9 +105,7 @@ def parse_geojson(text: str, uri: Any) -> dict[str, Any]:
     if kind in _GEOMETRY_TYPES:
         feature = {"type": "Feature", "geometry": {k: v for k, v in doc.items() if k != "crs"}, "properties": {}}
         return {k: v for k, v in doc.items() if k == "crs"} | {"type": "FeatureCollection", "features": [feature]}
-    raise DataError(
-        f"GeoJSON file {uri} has type {kind!r}; rv reads a FeatureCollection, a Feature or a geometry."
-    )
+    raise DataError(f"GeoJSON file {uri} has type {kind!r}; rv reads a FeatureCollection, a Feature or a geometry.")
 
 
 def read_geojson(uri: Any) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def geojson_crs(doc: Mapping[str, Any], uri: Any) -> str:
     if not name:
         raise DataError(
             f"GeoJSON file {uri} has a crs member {member!r} that rv cannot read. Use "
-            "{\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:EPSG::<code>\"}}, "
+            '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::<code>"}}, '
             "or drop the member and write WGS84 lon/lat coordinates (RFC 7946)."
         )
     from pyproj import CRS
@@ -173,6 +175,22 @@ def background_class_id_of(class_map: Any, background_class_id: int | None = Non
         return int(class_map.background_class_id)
     named = [int(item.id) for item in class_map if str(item.name).strip().casefold() == "background"]
     return named[0] if len(named) == 1 else None
+
+
+def source_background_class_id(class_map: Any, background_class_id: int | None, uri: Any) -> int | None:
+    """A label source's background class: its own ``background_class_id``, else the class map's (or None).
+
+    Raises:
+        ConfigError: the id is not in the class map.
+    """
+    if background_class_id is None:
+        background_class_id = class_map.background_class_id
+    if background_class_id is not None and background_class_id not in class_map.ids:
+        raise ConfigError(
+            f"background_class_id {background_class_id} for {uri} is not in the class map "
+            f"(ids: {class_map.ids}); give one of its ids."
+        )
+    return background_class_id
 
 
 def _given(props: Mapping[str, Any], name: str | None) -> bool:
@@ -258,6 +276,26 @@ class ClassResolver:
         self.foreground = [(int(item.id), item.name) for item in class_map if item.id != self.background_class_id]
         #: the class of features without a class property when the class map leaves no doubt, else None
         self.implied_class_id = self.foreground[0][0] if len(self.foreground) == 1 else None
+
+    @classmethod
+    def from_options(
+        cls, class_map: Any, options: GeoJSONClassOptions | None = None, background_class_id: int | None = None
+    ) -> ClassResolver:
+        """The resolver of a label source's :class:`rv_geojson.class_options_config.GeoJSONClassOptions`
+        (default options when ``None``)."""
+        if options is None:
+            from rv_geojson.class_options_config import GeoJSONClassOptions
+
+            options = GeoJSONClassOptions()
+        return cls(
+            class_map,
+            class_id_property=options.class_id_property,
+            class_name_property=options.class_name_property,
+            property_name=options.property_name,
+            property_mapping=options.property_mapping,
+            default_class_id=options.default_class_id,
+            background_class_id=background_class_id,
+        )
 
     def _fix(self) -> str:
         tried = [p for p in (self.property_name, self.class_id_property, self.class_name_property) if p]
@@ -483,7 +521,7 @@ def _parse_geometries(features: list[Any], uri: Any) -> np.ndarray:
         if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
             raise DataError(
                 f"Feature {i} of {uri} is not a GeoJSON Feature ({str(feature)[:80]!r}). Every element of "
-                "'features' must be {\"type\": \"Feature\", \"geometry\": ..., \"properties\": ...}."
+                '\'features\' must be {"type": "Feature", "geometry": ..., "properties": ...}.'
             )
         g = feature.get("geometry")
         if g is None:
@@ -527,7 +565,7 @@ def _check_lonlat(geoms: np.ndarray, uri: Any) -> None:
             f"longitude/latitude, but they span x {xmin:.6g}..{xmax:.6g}, y {ymin:.6g}..{ymax:.6g}, "
             "which are not degrees: the file is in a projected CRS. Reproject it to WGS84 (e.g. "
             "`ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`) or add a legacy crs member naming "
-            "its CRS: {\"type\": \"name\", \"properties\": {\"name\": \"urn:ogc:def:crs:EPSG::<code>\"}}."
+            'its CRS: {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::<code>"}}.'
         )
 
 
@@ -539,8 +577,9 @@ _NO_CRS_FIX = (
 )
 
 
-def _check_against_raster_without_crs(doc: Mapping[str, Any], map_geoms: np.ndarray, pixel_geoms: np.ndarray,
-                                      uri: Any) -> str:
+def _check_against_raster_without_crs(
+    doc: Mapping[str, Any], map_geoms: np.ndarray, pixel_geoms: np.ndarray, uri: Any
+) -> str:
     """Refuse georeferenced labels on a raster without a CRS; returns a note for a later no-overlap error.
 
     A raster without a CRS reads a GeoJSON file without a ``crs`` member in

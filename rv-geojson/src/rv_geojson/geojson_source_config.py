@@ -103,7 +103,7 @@ class GeoJSONSourceConfig(RasterSourceConfig):
             line_buffer=self.line_buffer,
             point_radius=self.point_radius,
             all_touched=self.all_touched,
-            **self.class_options.resolver_kwargs(),
+            class_options=self.class_options,
         )
 
 

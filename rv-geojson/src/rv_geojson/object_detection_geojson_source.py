@@ -8,16 +8,16 @@ scene's :class:`rv_geojson.vector_index.VectorIndex`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 from shapely import STRtree
 
 from rv.core.box import Box, boxes_from_shapely, boxes_to_shapely
+from rv.core.class_map import ClassMap
+from rv.core.crs_transformer import CRSTransformer
 from rv.data.label_source.label_source import LabelSource
 from rv.labels import ObjectDetectionLabels
 from rv_geojson.chip_classification_geojson_source import _scores_of
+from rv_geojson.class_options_config import GeoJSONClassOptions
 from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features, snap_to_integers
 from rv_geojson.vector_index import VectorIndex
 
@@ -34,37 +34,28 @@ class ObjectDetectionGeoJSONSource(LabelSource):
     """Object detection ground truth (boxes) from a GeoJSON file.
 
     Args:
-        uri: the GeoJSON file (any CRS; RFC 7946 WGS84 unless a ``crs`` member says otherwise).
-        class_map: the experiment's :class:`rv.core.class_map.ClassMap`.
-        crs_transformer: the raster's :class:`rv.core.crs_transformer.CRSTransformer`.
-        extent: the scene's pixel extent (:class:`rv.core.box.Box`); boxes are
-            clipped to it, features outside it dropped.
+        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the scene it labels
+            (see :func:`rv_geojson.geojson_reader.read_pixel_features`); boxes are
+            clipped to the scene extent, features outside it dropped.
         point_radius: pixels; points become boxes of this half-size (None: points dropped).
-        class_id_property, class_name_property, property_name, property_mapping,
-        default_class_id: how each feature's class is found (see
-            :class:`rv_geojson.geojson_reader.ClassResolver`).
+        class_options: how each feature's class is found
+            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
     def __init__(
         self,
         uri: str,
-        class_map: Any,
-        crs_transformer: Any,
+        class_map: ClassMap,
+        crs_transformer: CRSTransformer,
         extent: Box,
         point_radius: float | None = None,
-        class_id_property: str | None = "class_id",
-        class_name_property: str | None = "class_name",
-        property_name: str | None = None,
-        property_mapping: Mapping[Any, Any] | None = None,
-        default_class_id: int | None = None,
+        class_options: GeoJSONClassOptions | None = None,
     ):
         self.uri = str(uri)
         self.class_map = class_map
         self.crs_transformer = crs_transformer
         self.extent = extent
-        resolver = ClassResolver(
-            class_map, class_id_property, class_name_property, property_name, property_mapping, default_class_id
-        )
+        resolver = ClassResolver.from_options(class_map, class_options)
         features = read_pixel_features(self.uri, crs_transformer, resolver, point_radius=point_radius)
         self.index = VectorIndex(features, extent)
         self.labels = boxes_from_features(self.index.features)

@@ -48,7 +48,7 @@ class ObjectDetectionGeoJSONSourceConfig(LabelSourceConfig):
             crs_transformer,
             extent,
             point_radius=self.point_radius,
-            **self.class_options.resolver_kwargs(),
+            class_options=self.class_options,
         )
 
 

@@ -60,7 +60,10 @@ DEBUG_CHIPS_NAME = "debug-chips.png"
 
 
 def _say(message: str) -> None:
-    print(f"rv: {message}", file=sys.stderr, flush=True)
+    from rv.command.run_command import launched_rank
+
+    if launched_rank() == 0:  # one voice when several processes train
+        print(f"rv: {message}", file=sys.stderr, flush=True)
 
 
 def _version() -> str:
@@ -79,6 +82,14 @@ def _file_identity(path: str) -> tuple[str, int, int, int, int] | None:
     except OSError:
         return None
     return os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _train_worker(config_json: str, chip_dir: str, train_uri: str, stats_uri: str | None, tmp_dir: str | None) -> None:
+    """One of the processes :meth:`PyTorchBackend._train_in_processes` starts (its launch variables are set)."""
+    from rv.serialization import config_from_json
+
+    config = config_from_json(config_json, source="the TRAIN config handed to a training process")
+    config.create(config.task, tmp_dir).train(chip_dir, train_uri, stats_uri, tmp_dir)
 
 
 class TrainedModelCache:
@@ -191,28 +202,70 @@ class PyTorchBackend(Backend):
                 f"{cfg.backend_key} needs a chip directory and a train directory (got {chip_uri!r} and "
                 f"{train_uri!r}); an experiment fills them, or use with_training_data_uri / with_training_output_uri."
             )
+        from rv_pytorch.backend_config import ALL_GPUS
+        from rv_pytorch.distributed import Processes, process_group, resolve_num_processes
+
         tmp_dir = tmp_dir or self.tmp_dir
         if tmp_dir:
             os.makedirs(tmp_dir, exist_ok=True)
+        processes = Processes.from_environment()  # started by torchrun or srun
+        if processes is None:
+            count = resolve_num_processes(cfg.num_processes, cfg.device)
+            if count > 1:
+                self._train_in_processes(count, chip_uri, train_uri, stats_uri, tmp_dir)
+                return
+        elif cfg.num_processes not in (1, ALL_GPUS, processes.world_size):
+            _say(
+                f"the launcher started {processes.world_size} training processes; num_processes "
+                f"{cfg.num_processes} does not apply"
+            )
         work = tempfile.mkdtemp(prefix="rv-train-", dir=tmp_dir)
         try:
-            self._train(chip_uri, train_uri, stats_uri, work)
+            with process_group(processes, cfg.device):
+                self._train(chip_uri, train_uri, stats_uri, work)
         finally:
             # Downloaded chips and a remote run's local copy; the train URI has everything.
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _train_in_processes(
+        self, count: int, chip_uri: str, train_uri: str, stats_uri: str | None, tmp_dir: str | None
+    ) -> None:
+        """TRAIN on ``count`` processes of this machine (:func:`rv_pytorch.distributed.spawn`), each
+        running :meth:`train` as under torchrun; the chips are checked (and downloaded) once, here."""
+        import attrs
+
+        from rv.chips import read_chip_manifest
+        from rv.serialization import config_to_json
+        from rv_pytorch.distributed import spawn, wants_cuda
+        from rv_pytorch.train_sync import sigterm_as_exit
+
+        work = tempfile.mkdtemp(prefix="rv-train-", dir=tmp_dir)
+        try:
+            chip_dir = self._local_chip_dir(chip_uri, work)
+            self._check_chips(read_chip_manifest(chip_dir), chip_uri)
+            how = "GPUs, nccl" if wants_cuda(self.config.device) else "CPU, gloo"
+            _say(f"training on {count} processes ({how}); process 0 writes {train_uri}")
+            config = attrs.evolve(self.config, task=self.task_config)
+            with sigterm_as_exit():  # a cluster's SIGTERM stops the workers too
+                spawn(_train_worker, count, (config_to_json(config), chip_dir, train_uri, stats_uri, tmp_dir))
+        finally:
             shutil.rmtree(work, ignore_errors=True)
 
     def _train(self, chip_uri: str, train_uri: str, stats_uri: str | None, work: str) -> None:
         import torch
 
-        from rv_pytorch.data import ChipDataset, balanced_class_weights, class_counts, read_manifest
+        from rv.chips import read_chip_manifest
+        from rv_pytorch.data import ChipDataset, balanced_class_weights, class_counts
+        from rv_pytorch.distributed import Processes
         from rv_pytorch.monitoring import tensorboard_during_training
         from rv_pytorch.train import TrainOptions, plan_training
         from rv_pytorch.train import train as run_training
         from rv_pytorch.train_sync import TrainDirSync, sigterm_as_exit
 
         cfg = self.config
+        writer = Processes.current().is_writer  # the one process that writes the train directory
         chip_dir = self._local_chip_dir(chip_uri, work)
-        manifest = read_manifest(chip_dir)
+        manifest = read_chip_manifest(chip_dir)
         self._check_chips(manifest, chip_uri)
 
         remote = not file_utils.is_local(train_uri)
@@ -241,7 +294,8 @@ class PyTorchBackend(Backend):
             model_options=cfg.model_options(),
             rv_pytorch_version=_version(),
         )
-        spec.save(os.path.join(train_dir, MODEL_CONFIG_NAME))
+        if writer:
+            spec.save(os.path.join(train_dir, MODEL_CONFIG_NAME))
 
         torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
         model = self.create_model(spec, pretrained=cfg.pretrained)
@@ -255,25 +309,30 @@ class PyTorchBackend(Backend):
         if cfg.class_weights is None and cfg.class_balance > 0:
             counts = class_counts(ChipDataset(chip_dir, "train", normalizer=normalizer))
             self._balanced_weights = balanced_class_weights(counts, cfg.class_balance)
-            _say("class weights " + ", ".join(
-                f"{name} {w:.2f}" for name, w in zip(spec.class_names, self._balanced_weights)
-            ) + f" from the training chips' class counts (class_balance {cfg.class_balance})")
+            _say(
+                "class weights "
+                + ", ".join(f"{name} {w:.2f}" for name, w in zip(spec.class_names, self._balanced_weights))
+                + f" from the training chips' class counts (class_balance {cfg.class_balance})"
+            )
         task = self.torch_task(spec)
         train_set = dataset("train", cfg.augmentation)
         valid_set = dataset("valid", ())
         if len(valid_set) == 0:
             _say("there are no validation chips: training without validation metrics")
             valid_set = None
-        if cfg.debug and len(train_set):
+        if writer and cfg.debug and len(train_set):
             self._write_debug_chips(train_set, spec, normalizer, os.path.join(train_dir, DEBUG_CHIPS_NAME))
 
         options = TrainOptions(**cfg.train_options())
-        _say(plan_training(options, len(train_set)).describe())
-        sync = TrainDirSync(train_dir, train_uri, cfg.sync_interval) if remote else nullcontext()
-        monitor = tensorboard_during_training(train_dir, cfg.do_monitoring, _say,
-                                              log_path=os.path.join(work, "tensorboard.log"))
+        _say(plan_training(options, len(train_set), Processes.current().world_size).describe())
+        sync = TrainDirSync(train_dir, train_uri, cfg.sync_interval) if remote and writer else nullcontext()
+        monitor = tensorboard_during_training(
+            train_dir, cfg.do_monitoring and writer, _say, log_path=os.path.join(work, "tensorboard.log")
+        )
         with sigterm_as_exit(), sync, monitor:
             result = run_training(model, task, train_set, valid_set, train_dir, options)
+        if not writer:
+            return
         final = f"{result.epochs} epoch(s), {result.steps} step(s)"
         if result.final_metrics and task.monitor in result.final_metrics:
             final += f", {task.monitor} {result.final_metrics[task.monitor]:.4f}"
@@ -310,7 +369,8 @@ class PyTorchBackend(Backend):
 
     def _normalizer(self, manifest, chip_dir: str, stats_uri: str | None):
         from rv.analyzer.stats_analyzer import RasterStats
-        from rv_pytorch.data import Normalizer, chip_paths, compute_channel_stats
+        from rv.chips import chip_paths
+        from rv_pytorch.data import Normalizer, compute_channel_stats
 
         if np.dtype(manifest.dtype) == np.uint8:
             return Normalizer.for_dtype(manifest.dtype, manifest.num_channels), "pixel / 255"
@@ -340,7 +400,11 @@ class PyTorchBackend(Backend):
         class_map = ClassMap([ClassItem(c["id"], c["name"], c.get("color")) for c in spec.classes])
         colors = class_map.colors_rgb()
         write_debug_chips(
-            dataset, path, spec.class_names, [colors[i] for i in spec.class_ids], normalizer,
+            dataset,
+            path,
+            spec.class_names,
+            [colors[i] for i in spec.class_ids],
+            normalizer,
             uint8=np.dtype(spec.dtype) == np.uint8,
         )
         _say(f"debug chips drawn in {path}")
@@ -453,8 +517,12 @@ class PyTorchSemanticSegmentation(PyTorchBackend):
 
         options = spec.model_options
         return create_segmentation_model(
-            spec.encoder, len(spec.classes), in_channels=spec.num_channels, pretrained=pretrained,
-            decoder_channels=int(options.get("decoder_channels", 128)), fine=bool(options.get("fine", False)),
+            spec.encoder,
+            len(spec.classes),
+            in_channels=spec.num_channels,
+            pretrained=pretrained,
+            decoder_channels=int(options.get("decoder_channels", 128)),
+            fine=bool(options.get("fine", False)),
         )
 
     def torch_task(self, spec: ModelSpec):
@@ -494,8 +562,13 @@ class PyTorchSemanticSegmentation(PyTorchBackend):
 
         def run(write) -> None:
             predict_segmentation(
-                self.model, read_window, extent, lambda w, c, s: write(*restricted(w, c, s)),
-                stride=stride, scores=with_scores, tta=str(self.spec.model_options.get("tta", "none")),
+                self.model,
+                read_window,
+                extent,
+                lambda w, c, s: write(*restricted(w, c, s)),
+                stride=stride,
+                scores=with_scores,
+                tta=str(self.spec.model_options.get("tta", "none")),
                 **self._predict_kwargs(),
             )
 
@@ -518,9 +591,14 @@ class PyTorchObjectDetection(PyTorchBackend):
 
         options = spec.model_options
         return create_detection_model(
-            spec.encoder, len(spec.classes), in_channels=spec.num_channels, pretrained=pretrained,
-            architecture=options.get("architecture", "fcos"), fpn_channels=int(options.get("fpn_channels", 128)),
-            min_stride=int(options.get("min_stride", 8)), max_detections=int(options.get("max_detections", 300)),
+            spec.encoder,
+            len(spec.classes),
+            in_channels=spec.num_channels,
+            pretrained=pretrained,
+            architecture=options.get("architecture", "fcos"),
+            fpn_channels=int(options.get("fpn_channels", 128)),
+            min_stride=int(options.get("min_stride", 8)),
+            max_detections=int(options.get("max_detections", 300)),
         )
 
     def torch_task(self, spec: ModelSpec):
@@ -545,8 +623,13 @@ class PyTorchObjectDetection(PyTorchBackend):
         # The detector's own per-window filtering must not be stricter than the task's.
         self.model.set_thresholds(score_thresh=options.score_thresh, nms_thresh=options.merge_thresh)
         found = predict_object_detection(
-            self.model, read_window, extent, stride=stride, score_thresh=options.score_thresh,
-            merge_thresh=options.merge_thresh, **self._predict_kwargs(),
+            self.model,
+            read_window,
+            extent,
+            stride=stride,
+            score_thresh=options.score_thresh,
+            merge_thresh=options.merge_thresh,
+            **self._predict_kwargs(),
         )
         labels = ObjectDetectionLabels(found["boxes"], found["class_ids"], found["scores"])
         if scene.aoi_polygons is not None:
@@ -565,14 +648,19 @@ class PyTorchChipClassification(PyTorchBackend):
         from rv_pytorch.models import create_classification_model
 
         return create_classification_model(
-            spec.encoder, len(spec.classes), in_channels=spec.num_channels, pretrained=pretrained,
+            spec.encoder,
+            len(spec.classes),
+            in_channels=spec.num_channels,
+            pretrained=pretrained,
             drop_rate=float(self.config.drop_rate),
         )
 
     def torch_task(self, spec: ModelSpec):
         from rv_pytorch.tasks import ChipClassificationTask
 
-        return ChipClassificationTask(spec.class_names, self._class_weights(), label_smoothing=self.config.label_smoothing)
+        return ChipClassificationTask(
+            spec.class_names, self._class_weights(), label_smoothing=self.config.label_smoothing
+        )
 
     def adapt_dataset(self, dataset, split: str, spec: ModelSpec):
         from rv_pytorch.chip_adapters import chips_without_class
@@ -607,4 +695,6 @@ def backend_class_for(backend_key: str) -> type[PyTorchBackend]:
     try:
         return _BACKENDS[backend_key]
     except KeyError:
-        raise ConfigError(f"No PyTorch backend is registered as {backend_key!r}; use one of {sorted(_BACKENDS)}.") from None
+        raise ConfigError(
+            f"No PyTorch backend is registered as {backend_key!r}; use one of {sorted(_BACKENDS)}."
+        ) from None

@@ -39,14 +39,16 @@ from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
 from rv.config import ConfigBuilder, field
 from rv.errors import ConfigError
 
-# The engine's choices, repeated here so that configs validate without
-# importing torch (tests check that they equal the engine's own constants).
+# The engine's choices, defined here (this module stays light) so that configs
+# validate without importing torch; the engine's modules import them from here.
 AUGMENTATIONS = ("flip", "rot90", "color")
 SCHEDULES = ("onecycle", "cosine", "constant")
 SEGMENTATION_LOSSES = ("ce", "ce+dice", "ce+lovasz")
 TTA_CHOICES = ("none", "flips", "d4")
 DETECTORS = ("fcos", "retinanet", "faster_rcnn")
 MIN_STRIDES = (4, 8, 16)
+#: ``num_processes`` meaning one training process per visible GPU (as Lightning's ``devices=-1``)
+ALL_GPUS = -1
 
 #: the model defaults that apply when the builder is given none
 DEFAULT_MODEL_DEFAULTS = keys.RESNET18
@@ -65,8 +67,14 @@ OPTION_ALIASES = {
 
 # Fields that are not training options: set by their own builder methods or
 # by the experiment, never through with_config or model defaults.
-_NOT_OPTIONS = ("task", "training_data_uri", "training_output_uri", "model_uri", "pretrained_model_uri",
-                "model_defaults")
+_NOT_OPTIONS = (
+    "task",
+    "training_data_uri",
+    "training_output_uri",
+    "model_uri",
+    "pretrained_model_uri",
+    "model_defaults",
+)
 
 
 def _optional_tuple(value: Any) -> tuple | None:
@@ -122,11 +130,13 @@ class PyTorchBackendConfig(BackendConfig):
     warmup_fraction: float = field(default=0.2, doc="share of the steps spent warming the learning rate up")
     grad_clip: float | None = field(default=None, doc="clip the gradient norm to this value (None: no clipping)")
     augmentation: tuple[str, ...] = field(
-        default=("flip", "rot90"), converter=_tuple,
+        default=("flip", "rot90"),
+        converter=_tuple,
         doc="training augmentations: 'flip' (vertical/horizontal), 'rot90' (quarter turns), 'color' (radiometric jitter)",
     )
     class_weights: tuple[float, ...] | None = field(
-        default=None, converter=_optional_float_tuple,
+        default=None,
+        converter=_optional_float_tuple,
         doc="loss weight per class, in the task's class order (with_config also takes {class id or name: weight})",
     )
     class_balance: float = field(
@@ -139,6 +149,11 @@ class PyTorchBackendConfig(BackendConfig):
     )
     cache_chips: bool = field(default=False, doc="keep decoded training chips in memory after the first epoch")
     num_workers: int = field(default=0, doc="DataLoader worker processes (0: load chips in the training process)")
+    num_processes: int = field(
+        default=1,
+        doc="training processes (DistributedDataParallel; batch_size is split among them): 1, N, or -1 for one "
+        "per visible GPU; ignored under torchrun or srun, which decide",
+    )
     device: str | None = field(default=None, doc="'cpu', 'cuda', 'cuda:1', ... (None: CUDA when available, else CPU)")
     amp: bool | None = field(default=None, doc="mixed precision (None: on with CUDA, off on CPU)")
     seed: int = field(default=0, doc="seed of weights initialisation, chip order and augmentation")
@@ -166,38 +181,61 @@ class PyTorchBackendConfig(BackendConfig):
             if not ok:
                 raise ConfigError(f"{type(self).__name__}: {message}")
 
-        need(isinstance(self.encoder, str) and bool(self.encoder),
-             f"encoder is {self.encoder!r}; give a timm model name such as 'resnet18'.")
+        need(
+            isinstance(self.encoder, str) and bool(self.encoder),
+            f"encoder is {self.encoder!r}; give a timm model name such as 'resnet18'.",
+        )
         need(self.batch_size >= 1, f"batch_size is {self.batch_size}; use 1 or more (with_batch_size(8)).")
         need(self.num_epochs >= 1, f"num_epochs is {self.num_epochs}; use 1 or more (with_num_epochs(10)).")
-        need(self.num_steps is None or self.num_steps >= 1,
-             f"num_steps is {self.num_steps}; use None (train num_epochs passes) or a positive number of steps.")
+        need(
+            self.num_steps is None or self.num_steps >= 1,
+            f"num_steps is {self.num_steps}; use None (train num_epochs passes) or a positive number of steps.",
+        )
         need(self.lr > 0, f"the learning rate lr is {self.lr}; it must be positive, e.g. 1e-3.")
         need(self.weight_decay >= 0, f"weight_decay is {self.weight_decay}; it must be 0 or more.")
         need(self.schedule in SCHEDULES, f"schedule is {self.schedule!r}; choose from {', '.join(SCHEDULES)}.")
         need(0 <= self.warmup_fraction < 1, f"warmup_fraction is {self.warmup_fraction}; it must lie in [0, 1).")
-        need(self.grad_clip is None or self.grad_clip > 0, f"grad_clip is {self.grad_clip}; use None or a positive norm.")
+        need(
+            self.grad_clip is None or self.grad_clip > 0, f"grad_clip is {self.grad_clip}; use None or a positive norm."
+        )
         unknown = [a for a in self.augmentation if a not in AUGMENTATIONS]
         need(not unknown, f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)}.")
         need(0 <= self.class_balance <= 1, f"class_balance is {self.class_balance}; it must lie in [0, 1].")
         need(self.num_workers >= 0, f"num_workers is {self.num_workers}; use 0 or more.")
+        need(
+            self.num_processes >= 1 or self.num_processes == ALL_GPUS,
+            f"num_processes is {self.num_processes}; use 1 or more, or {ALL_GPUS} for one process per GPU.",
+        )
+        need(
+            self.num_processes <= 1 or self.batch_size % self.num_processes == 0,
+            f"batch_size {self.batch_size} (chips per optimiser step, all processes together) does not split "
+            f"evenly over num_processes {self.num_processes}; use a multiple of {self.num_processes}.",
+        )
         need(self.sync_interval > 0, f"sync_interval is {self.sync_interval} s; it must be positive.")
         if self.task is not None:
             task_key = self.task.key
-            need(task_key == self.task_key,
-                 f"this backend learns {self.task_key}, but the task is {task_key}; use the "
-                 f"PYTORCH_{task_key} backend for it.")
+            need(
+                task_key == self.task_key,
+                f"this backend learns {self.task_key}, but the task is {task_key}; use the "
+                f"PYTORCH_{task_key} backend for it.",
+            )
             class_ids = [c.id for c in self.task.classes]
             if self.class_weights is not None:
-                need(len(self.class_weights) == len(class_ids),
-                     f"{len(self.class_weights)} class weights for the {len(class_ids)} classes {class_ids}; "
-                     "give one weight per class in the task's class order, or a dict {class id or name: weight}.")
+                need(
+                    len(self.class_weights) == len(class_ids),
+                    f"{len(self.class_weights)} class weights for the {len(class_ids)} classes {class_ids}; "
+                    "give one weight per class in the task's class order, or a dict {class id or name: weight}.",
+                )
             if self.ignore_class_id is not None:
-                need(self.ignore_class_id in class_ids,
-                     f"ignore_class_id {self.ignore_class_id} is not one of the class ids {class_ids}.")
+                need(
+                    self.ignore_class_id in class_ids,
+                    f"ignore_class_id {self.ignore_class_id} is not one of the class ids {class_ids}.",
+                )
         if self.class_weights is not None:
-            need(not isinstance(self.class_weights, Mapping) and all(w >= 0 for w in self.class_weights),
-                 f"class_weights {self.class_weights} must be non-negative numbers, one per class.")
+            need(
+                not isinstance(self.class_weights, Mapping) and all(w >= 0 for w in self.class_weights),
+                f"class_weights {self.class_weights} must be non-negative numbers, one per class.",
+            )
         self.validate_task_options(need)
 
     def validate_task_options(self, need) -> None:
@@ -270,17 +308,23 @@ class PyTorchObjectDetectionConfig(PyTorchBackendConfig):
     max_detections: int = field(default=300, doc="most detections kept per prediction window")
 
     def validate_task_options(self, need) -> None:
-        need(self.class_weights is None and self.class_balance == 0,
-             "class_weights and class_balance are not supported by the detectors' losses; leave them unset "
-             "for object detection.")
+        need(
+            self.class_weights is None and self.class_balance == 0,
+            "class_weights and class_balance are not supported by the detectors' losses; leave them unset "
+            "for object detection.",
+        )
         need(self.detector in DETECTORS, f"detector is {self.detector!r}; choose from {', '.join(DETECTORS)}.")
         need(self.fpn_channels >= 1, f"fpn_channels is {self.fpn_channels}; use a positive width (e.g. 128).")
         need(self.min_stride in MIN_STRIDES, f"min_stride is {self.min_stride}; use 4, 8 or 16.")
         need(self.max_detections >= 1, f"max_detections is {self.max_detections}; use 1 or more.")
 
     def model_options(self) -> dict[str, Any]:
-        return {"architecture": self.detector, "fpn_channels": self.fpn_channels, "min_stride": self.min_stride,
-                "max_detections": self.max_detections}
+        return {
+            "architecture": self.detector,
+            "fpn_channels": self.fpn_channels,
+            "min_stride": self.min_stride,
+            "max_detections": self.max_detections,
+        }
 
 
 @attrs.frozen
@@ -308,7 +352,9 @@ def option_names(config_class: type[PyTorchBackendConfig]) -> list[str]:
     return [f.name for f in attrs.fields(config_class) if f.name not in _NOT_OPTIONS]
 
 
-def canonical_options(config_class: type[PyTorchBackendConfig], options: Mapping[str, Any], source: str) -> dict[str, Any]:
+def canonical_options(
+    config_class: type[PyTorchBackendConfig], options: Mapping[str, Any], source: str
+) -> dict[str, Any]:
     """``options`` with aliases resolved; an unknown name is a ConfigError naming ``source`` and the known ones."""
     known = option_names(config_class)
     out: dict[str, Any] = {}
@@ -380,11 +426,15 @@ class PyTorchBackendConfigBuilder(BackendConfigBuilder):
         sync_interval: float | None = None,
         do_monitoring: bool | None = None,
         replace_model: bool | None = None,
+        num_processes: int | None = None,
     ) -> PyTorchBackendConfigBuilder:
         """How TRAIN runs: seconds between uploads of a remote train directory, TensorBoard
         monitoring (events in <train dir>/tb, served on localhost:6006 while a TRAIN run at a terminal
-        lasts), and whether to start afresh instead of resuming (None leaves an option as it is)."""
+        lasts), whether to start afresh instead of resuming, and on how many processes it trains
+        (-1: one per GPU; None leaves an option as it is)."""
         changes: dict[str, Any] = {}
+        if num_processes is not None:
+            changes["num_processes"] = int(num_processes)
         if sync_interval is not None:
             changes["sync_interval"] = float(sync_interval)
         if do_monitoring is not None:

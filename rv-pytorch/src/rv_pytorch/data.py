@@ -1,7 +1,8 @@
 """Training data: a torch Dataset over rv's chip directories.
 
 A chip directory (see ``docs/internals.md``, "The chip format") holds
-``chips.json`` and one ``.npz`` per chip under ``train/`` and ``valid/``.
+``chips.json`` and one ``.npz`` per chip under ``train/`` and ``valid/``;
+:mod:`rv.chips` reads and checks it (:func:`rv.chips.read_chip_manifest`).
 :class:`ChipDataset` reads one split, normalises the image with per-channel
 statistics (:class:`Normalizer`), maps the user's class ids to the model's
 contiguous class indices (255 stays "ignore"), marks nodata pixels as ignored,
@@ -17,9 +18,7 @@ batches them (boxes stay lists, one tensor per chip).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,83 +27,12 @@ import torch
 from torch.utils.data import Dataset
 
 from rv import keys
+from rv.chips import chip_paths, load_chip, read_chip_manifest
 from rv.errors import ConfigError, DataError
+from rv_pytorch.backend_config import AUGMENTATIONS
 
 #: label of pixels that no class covers: rv's IGNORE_CLASS_ID, skipped by losses and metrics
 IGNORE_INDEX = keys.IGNORE_CLASS_ID
-MANIFEST_NAME = "chips.json"
-SPLITS = ("train", "valid")
-AUGMENTATIONS = ("flip", "rot90", "color")
-TASKS = (keys.CHIP_CLASSIFICATION, keys.OBJECT_DETECTION, keys.SEMANTIC_SEGMENTATION)
-
-
-@dataclass(frozen=True)
-class ChipManifest:
-    """The contents of ``chips.json``."""
-
-    task: str
-    class_ids: tuple[int, ...]
-    class_names: tuple[str, ...]
-    class_colors: tuple[Any, ...]
-    background_class_id: int | None
-    chip_size: int
-    num_channels: int
-    dtype: str
-    counts: dict[str, int]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_ids)
-
-
-def read_manifest(chip_dir: str | Path) -> ChipManifest:
-    """Read and check ``<chip_dir>/chips.json``.
-
-    Raises:
-        DataError: the manifest is missing (CHIP did not finish), unreadable,
-            or lacks a field.
-    """
-    path = Path(chip_dir) / MANIFEST_NAME
-    if not path.is_file():
-        raise DataError(
-            f"The chip directory {str(chip_dir)!r} has no {MANIFEST_NAME}: the CHIP "
-            "command did not finish writing it. Run CHIP again (with --rerun if needed)."
-        )
-    try:
-        raw = json.loads(path.read_text())
-        class_map = raw["class_map"]
-        manifest = ChipManifest(
-            task=raw["task"],
-            class_ids=tuple(int(c["id"]) for c in class_map),
-            class_names=tuple(str(c["name"]) for c in class_map),
-            class_colors=tuple(c.get("color") for c in class_map),
-            background_class_id=raw.get("background_class_id"),
-            chip_size=int(raw["chip_size"]),
-            num_channels=int(raw["num_channels"]),
-            dtype=str(raw["dtype"]),
-            counts={k: int(v) for k, v in raw.get("counts", {}).items()},
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(
-            f"The chip manifest {str(path)!r} is not valid ({type(exc).__name__}: {exc}). "
-            "It must follow the chip format of docs/internals.md; rerun CHIP to rewrite it."
-        ) from exc
-    if manifest.task not in TASKS:
-        raise DataError(f"The chip manifest {str(path)!r} names the unknown task {manifest.task!r}; expected one of {TASKS}.")
-    bad = [i for i in manifest.class_ids if not 0 <= i < IGNORE_INDEX]
-    if bad or len(set(manifest.class_ids)) != len(manifest.class_ids) or not manifest.class_ids:
-        raise DataError(
-            f"The class map in {str(path)!r} has ids {list(manifest.class_ids)}; class ids "
-            "must be distinct integers 0-254 (255 means ignore) and there must be at least one."
-        )
-    return manifest
-
-
-def chip_paths(chip_dir: str | Path, split: str) -> list[Path]:
-    """The ``.npz`` files of one split, in a stable (sorted) order."""
-    if split not in SPLITS:
-        raise ConfigError(f"Unknown chip split {split!r}; use one of {SPLITS}.")
-    return sorted((Path(chip_dir) / split).glob("*.npz"))
 
 
 class Normalizer:
@@ -185,7 +113,9 @@ def compute_channel_stats(paths: Iterable[str | Path]) -> tuple[np.ndarray, np.n
         sq_total += (pixels**2).sum(axis=0)
         count += pixels.shape[0]
     if not count:
-        raise DataError("No valid pixels to compute channel statistics from: every chip is nodata or there are no chips.")
+        raise DataError(
+            "No valid pixels to compute channel statistics from: every chip is nodata or there are no chips."
+        )
     mean = total / count
     std = np.sqrt(np.maximum(sq_total / count - mean**2, 0.0))
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
@@ -299,7 +229,7 @@ class ChipDataset(Dataset):
     ):
         self.chip_dir = Path(chip_dir)
         self.split = split
-        self.manifest = read_manifest(chip_dir)
+        self.manifest = read_chip_manifest(chip_dir)
         self.paths = chip_paths(chip_dir, split)
         unknown = sorted(set(augment) - set(AUGMENTATIONS))
         if unknown:
@@ -323,17 +253,12 @@ class ChipDataset(Dataset):
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         path = self.paths[index]
-        try:
-            with np.load(path) as npz:
-                raw = {k: npz[k] for k in npz.files}
-        except Exception as exc:
-            raise DataError(f"Cannot read the chip {str(path)!r}: {exc}. Rerun CHIP to rewrite it.") from exc
-        arrays = self._check_and_map(path, raw)
+        arrays = self._check_and_map(path, load_chip(path))
         if self._cache is not None:
             self._cache[index] = arrays
         return arrays
 
-    def _check_and_map(self, path: Path, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _check_and_map(self, path: str, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         image = raw.get("image")
         if image is None or image.ndim != 3 or image.shape[2] != self.manifest.num_channels:
             shape = None if image is None else image.shape
@@ -371,7 +296,7 @@ class ChipDataset(Dataset):
             out["class_ids"] = indices.astype(np.int64)
         return out
 
-    def _check_ids(self, path: Path, bad: np.ndarray) -> None:
+    def _check_ids(self, path: str, bad: np.ndarray) -> None:
         if bad.size:
             raise DataError(
                 f"The chip {str(path)!r} has class id(s) {sorted(set(bad.tolist()))[:10]} that are "

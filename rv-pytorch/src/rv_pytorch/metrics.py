@@ -1,6 +1,12 @@
-"""Validation metrics from confusion matrices (segmentation and chip classification).
+"""Validation metrics: EVAL's definitions (:mod:`rv.evaluation`), counted on the model's device.
 
-Rows of a confusion matrix are the true class, columns the predicted class.
+TRAIN's ``log.csv`` and EVAL's ``eval.json`` report the same scores under the
+same names (see :meth:`rv.evaluation.ConfusionMatrixEvaluation.flat_metrics`):
+the task evaluators hand their counts or boxes to the evaluation classes of
+``rv.evaluation``, which compute every score. Segmentation and chip
+classification count their confusion matrix here first (one
+``torch.bincount`` per batch, where the logits are), with rows the true class
+index and columns the predicted one.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from collections.abc import Sequence
 
 import torch
 
+from rv.core.class_map import ClassMap
+from rv.evaluation.classification_metrics import ConfusionMatrixEvaluation
 from rv.keys import IGNORE_CLASS_ID as IGNORE_INDEX  # pixels no class covers: skipped by every metric
 
 
@@ -31,35 +39,16 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     return torch.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes).cpu()
 
 
-def confusion_metrics(matrix: torch.Tensor, class_names: Sequence[str]) -> dict[str, float]:
-    """Per-class precision, recall, F1 and IoU, their means over classes with
-    ground truth or predictions, and overall accuracy.
+def index_class_map(class_names: Sequence[str]) -> ClassMap:
+    """The class map of a model's class indices: id ``i`` is class index ``i``, named ``class_names[i]``."""
+    return ClassMap.from_spec([{"id": i, "name": str(name)} for i, name in enumerate(class_names)])
 
-    Keys: ``accuracy``, ``mean_f1``, ``mIoU``, and ``precision_<name>``,
-    ``recall_<name>``, ``f1_<name>``, ``iou_<name>`` per class.
-    """
-    matrix = matrix.to(torch.float64)
-    true_pos = matrix.diag()
-    gt = matrix.sum(dim=1)
-    predicted = matrix.sum(dim=0)
-    total = matrix.sum()
 
-    def ratio(num, den):
-        return torch.where(den > 0, num / den.clamp(min=1e-12), torch.zeros_like(num))
-
-    precision = ratio(true_pos, predicted)
-    recall = ratio(true_pos, gt)
-    f1 = ratio(2 * true_pos, gt + predicted)
-    iou = ratio(true_pos, gt + predicted - true_pos)
-    present = (gt + predicted) > 0
-    out = {
-        "accuracy": float(true_pos.sum() / total) if total > 0 else 0.0,
-        "mean_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "mIoU": float(iou[present].mean()) if present.any() else 0.0,
-    }
-    for i, name in enumerate(class_names):
-        out[f"precision_{name}"] = float(precision[i])
-        out[f"recall_{name}"] = float(recall[i])
-        out[f"f1_{name}"] = float(f1[i])
-        out[f"iou_{name}"] = float(iou[i])
-    return out
+def confusion_metrics(
+    matrix: torch.Tensor, class_names: Sequence[str], evaluation: type[ConfusionMatrixEvaluation]
+) -> dict[str, float]:
+    """The scores of a ``(K, K)`` confusion matrix of class indices as ``evaluation`` (an
+    :mod:`rv.evaluation` class) computes them for ``eval.json``, flat (:meth:`flat_metrics`)."""
+    scored = evaluation(index_class_map(class_names))
+    scored.add_confusion(matrix.cpu().numpy())
+    return scored.flat_metrics()

@@ -15,11 +15,22 @@ validates every epoch with the task's metrics, and writes to ``output_dir``:
 - ``model.safetensors``: the final weights (a state dict as safetensors);
 - ``training_curves.png``: losses and metrics per epoch, drawn from ``log.csv``.
 
+On several processes (:mod:`rv_pytorch.distributed`), process 0 alone writes
+these files; a checkpoint resumes on any number of processes.
+
 Progress goes through :mod:`rv.progress` (bars on a terminal, a summary line
 otherwise, nothing with ``RV_PROGRESS=0``).
 
 What differs between tasks (loss, batch handling, metrics) comes from a
 :class:`rv_pytorch.tasks.TorchTask`.
+
+One concept, one module (about 700 lines): a training run and the files it
+writes and reads back — its options and length (:class:`TrainOptions`,
+:func:`plan_training`), the learning-rate schedule, the loop
+(:func:`train`: ``_DataLoaders``, ``_Run``, ``_Outputs``), the checkpoint it
+resumes from, and ``log.csv`` with its curves. Processes and their launch
+live in :mod:`rv_pytorch.distributed`, the remote mirror in
+:mod:`rv_pytorch.train_sync`.
 """
 
 from __future__ import annotations
@@ -38,10 +49,13 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 
 from rv.errors import ConfigError
 from rv.progress import Progress
+from rv_pytorch.backend_config import SCHEDULES
 from rv_pytorch.data import collate_chips
+from rv_pytorch.distributed import Processes, training_device
 from rv_pytorch.model_files import MODEL_NAME, read_state_dict, save_weights, unsafe_weights_error
 from rv_pytorch.tasks.base import TorchTask
 
@@ -50,7 +64,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "last.pth"
 LOG_NAME = "log.csv"
 CURVES_NAME = "training_curves.png"
-SCHEDULES = ("onecycle", "cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -95,9 +108,7 @@ class TrainOptions:
 
     def __post_init__(self):
         if self.batch_size < 1 or self.num_epochs < 1:
-            raise ConfigError(
-                f"batch_size ({self.batch_size}) and num_epochs ({self.num_epochs}) must be at least 1."
-            )
+            raise ConfigError(f"batch_size ({self.batch_size}) and num_epochs ({self.num_epochs}) must be at least 1.")
         if self.num_steps is not None and self.num_steps < 1:
             raise ConfigError(
                 f"num_steps is {self.num_steps}; use None (train num_epochs passes) or a positive number of steps."
@@ -156,15 +167,30 @@ def batches_per_epoch(num_chips: int, batch_size: int) -> int:
     return max(math.ceil(num_chips / batch_size), 1)
 
 
-def plan_training(options: TrainOptions, num_chips: int) -> TrainingPlan:
-    """The training length of ``options`` on ``num_chips`` training chips.
+def process_batch_size(batch_size: int, num_processes: int) -> int:
+    """The chips each of ``num_processes`` training processes takes per step: ``batch_size`` is the
+    number of chips of one optimiser step, all processes together, so it must split evenly."""
+    if batch_size % num_processes:
+        raise ConfigError(
+            f"batch_size {batch_size} (chips per optimiser step, all processes together) does not split evenly "
+            f"over {num_processes} training processes; use a multiple of {num_processes} (e.g. "
+            f"{max(batch_size // num_processes, 1) * num_processes}) or another num_processes."
+        )
+    return batch_size // num_processes
+
+
+def plan_training(options: TrainOptions, num_chips: int, num_processes: int = 1) -> TrainingPlan:
+    """The training length of ``options`` on ``num_chips`` training chips shared by ``num_processes``.
 
     ``num_steps``, when set, is the exact number of optimiser steps and
     ``num_epochs`` does not apply (the backend builder only keeps a
     ``num_steps`` of the model defaults when the user did not set
-    ``num_epochs`` themselves); otherwise ``num_epochs`` full passes.
+    ``num_epochs`` themselves); otherwise ``num_epochs`` full passes. Each
+    process takes ``ceil(num_chips / num_processes)`` chips per pass, in
+    batches of :func:`process_batch_size`.
     """
-    batches = batches_per_epoch(num_chips, options.batch_size)
+    per_process = math.ceil(num_chips / num_processes)
+    batches = batches_per_epoch(per_process, process_batch_size(options.batch_size, num_processes))
     if options.num_steps is not None:
         total = int(options.num_steps)
         reason = f"num_steps {total}; num_epochs {options.num_epochs} ignored"
@@ -265,45 +291,18 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def read_log(path: str | Path) -> list[dict[str, float]]:
-    """The rows of a ``log.csv`` as dicts of floats."""
-    with open(path, newline="") as f:
-        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+    """The rows of a ``log.csv`` as dicts of floats (:func:`rv.plot.read_training_log`)."""
+    from rv.plot import read_training_log
+
+    return read_training_log(path)
 
 
 def plot_training_curves(log_path: str | Path, out_path: str | Path) -> Path:
-    """Draw losses (left) and validation metrics (right) per epoch from ``log.csv`` to a PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Draw losses (left) and validation metrics (right) per epoch from ``log.csv`` to a PNG
+    (the figure of :func:`rv.plot.training_curves`)."""
+    from rv.plot import training_curves
 
-    rows = read_log(log_path)
-    epochs = [r["epoch"] for r in rows]
-    fig = Figure(figsize=(11, 4))
-    FigureCanvasAgg(fig)
-    loss_ax, metric_ax = fig.subplots(1, 2)
-    for key in ("train_loss", "valid_loss"):
-        values = [r.get(key, float("nan")) for r in rows]
-        if any(np.isfinite(values)):
-            loss_ax.plot(epochs, values, marker="o", label=key)
-    loss_ax.set_xlabel("epoch")
-    loss_ax.set_title("loss")
-    loss_ax.legend()
-    skip = {"epoch", "step", "lr", "train_loss", "valid_loss", "epoch_time_s"}
-    # Summary metrics plus per-class F1/IoU/AP; precision/recall would crowd the plot.
-    metric_keys = [
-        k for k in (rows[0] if rows else {})
-        if k not in skip and not k.startswith(("precision_", "recall_"))
-    ]
-    for key in metric_keys:
-        values = [r.get(key, float("nan")) for r in rows]
-        if any(np.isfinite(values)):
-            metric_ax.plot(epochs, values, marker=".", label=key)
-    metric_ax.set_xlabel("epoch")
-    metric_ax.set_title("validation metrics")
-    metric_ax.set_ylim(0, 1)
-    if metric_keys:
-        metric_ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=90)
+    training_curves(log_path).savefig(out_path, dpi=90)
     return Path(out_path)
 
 
@@ -341,156 +340,315 @@ def train(
     A finished run (all epochs or ``num_steps`` done) only rewrites
     ``model.safetensors`` and the curves. Returns a :class:`TrainResult`.
 
+    Called in every process of a torch.distributed process group
+    (:mod:`rv_pytorch.distributed`), it trains with DistributedDataParallel:
+    each process takes its share of the chips and process 0 alone validates
+    and writes the files.
+
     Raises:
         ConfigError: empty training set, or a checkpoint that does not fit the model.
     """
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    _check_training_set(train_dataset, output_dir)
+    processes = Processes.current()
+    device = training_device(options.device, processes)
+    use_amp = (device.type == "cuda") if options.amp is None else options.amp
+    seed_everything(options.seed + processes.rank)
+    place_model(model, device)
+    plan = plan_training(options, len(train_dataset), processes.world_size)
+    loaders = _DataLoaders.build(train_dataset, valid_dataset, options, device, processes)
+
+    run = _Run(model, task, options, plan, device, use_amp, processes)
+    outputs = _Outputs(output_dir, options, enabled=processes.is_writer)
+    checkpoint_path = output_dir / CHECKPOINT_NAME
+    if checkpoint_path.exists() and not options.replace_model:
+        run.resume(checkpoint_path)
+        if processes.is_writer:
+            log.info("Resuming from %s at epoch %d, step %d", checkpoint_path, run.epoch, run.step)
+    run.start_schedule()
+    outputs.start(run.history)
+    try:
+        # rv's progress display: bars on a terminal, one summary line otherwise
+        # (RV_PROGRESS=0 turns it off; processes other than the writer show none).
+        with Progress() as progress:
+            bars = _Bars(progress, plan, run.epoch, run.step)
+            while run.wants_another_epoch():
+                row = run.train_epoch(loaders, outputs, bars)
+                if processes.is_writer:
+                    if loaders.valid is not None:
+                        row.update(validate(model, task, loaders.valid, device, use_amp))
+                    row["epoch_time_s"] = time.perf_counter() - run.epoch_started
+                    run.history.append(row)
+                    outputs.end_epoch(row, run.checkpoint())
+                    bars.end_epoch(run.epoch, row, task.monitor, plan.num_epochs, run.step)
+                run.wait_for_the_writer()
+    finally:
+        outputs.close()
+    outputs.finish(model, run.history)
+    return TrainResult(output_dir, output_dir / MODEL_NAME, outputs.log_path, run.history, run.epoch, run.step)
+
+
+def _check_training_set(train_dataset: Dataset, output_dir: Path) -> None:
     if len(train_dataset) == 0:
         raise ConfigError(
             f"The training set is empty, so there is nothing to train in {str(output_dir)!r}. "
             "Check that CHIP wrote train chips (the training scenes, AOIs and labels)."
         )
-    device = resolve_device(options.device)
-    use_amp = (device.type == "cuda") if options.amp is None else options.amp
-    seed_everything(options.seed)
-    place_model(model, device)
 
-    loader = DataLoader(
-        train_dataset,
-        batch_size=options.batch_size,
-        shuffle=True,
-        num_workers=options.num_workers,
-        collate_fn=collate_chips,
-        drop_last=drop_last_batch(len(train_dataset), options.batch_size),
-        pin_memory=device.type == "cuda",
-        persistent_workers=options.num_workers > 0,
-    )
-    valid_loader = None
-    if valid_dataset is not None and len(valid_dataset) > 0:
-        valid_loader = DataLoader(
-            valid_dataset,
-            batch_size=options.batch_size,
-            shuffle=False,
+
+@dataclass
+class _DataLoaders:
+    """The training loader (with its distributed sampler when several processes train) and the
+    validation loader (None without validation chips, and in processes other than the writer)."""
+
+    train: DataLoader
+    valid: DataLoader | None
+    sampler: DistributedSampler | None
+
+    @classmethod
+    def build(
+        cls,
+        train_dataset: Dataset,
+        valid_dataset: Dataset | None,
+        options: TrainOptions,
+        device: torch.device,
+        processes: Processes,
+    ) -> _DataLoaders:
+        batch_size = process_batch_size(options.batch_size, processes.world_size)
+        sampler = None
+        num_chips = len(train_dataset)
+        if processes.distributed:
+            sampler = DistributedSampler(
+                train_dataset, num_replicas=processes.world_size, rank=processes.rank, shuffle=True, seed=options.seed
+            )
+            num_chips = len(sampler)
+        pin = device.type == "cuda"
+        train = DataLoader(
+            train_dataset,
+            batch_size=batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
             num_workers=options.num_workers,
             collate_fn=collate_chips,
-            pin_memory=device.type == "cuda",
+            drop_last=drop_last_batch(num_chips, batch_size),
+            pin_memory=pin,
+            persistent_workers=options.num_workers > 0,
         )
-    plan = plan_training(options, len(train_dataset))
-    num_epochs, total_steps = plan.num_epochs, plan.total_steps
+        valid = None
+        if processes.is_writer and valid_dataset is not None and len(valid_dataset) > 0:
+            valid = DataLoader(
+                valid_dataset,
+                batch_size=options.batch_size,
+                shuffle=False,
+                num_workers=options.num_workers,
+                collate_fn=collate_chips,
+                pin_memory=pin,
+            )
+        return cls(train, valid, sampler)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
 
-    checkpoint_path = output_dir / CHECKPOINT_NAME
-    log_path = output_dir / LOG_NAME
-    epoch, step, history = 0, 0, []
-    resumed = checkpoint_path.exists() and not options.replace_model
-    if resumed:
-        epoch, step, history = _resume(checkpoint_path, model, optimizer, scaler, device)
-    # The schedule is a function of the step: built at the (resumed) step through the scheduler's
-    # public last_epoch argument, scaling today's peak lr (also right when num_epochs/num_steps
-    # or lr changed since the checkpoint).
-    for group in optimizer.param_groups:
-        group["initial_lr"] = options.lr
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(options.schedule, s, total_steps, options.warmup_fraction), last_epoch=step - 1
-    )
-    if resumed:
-        log.info("Resuming from %s at epoch %d, step %d", checkpoint_path, epoch, step)
+class _Run:
+    """The training state (model, optimiser, AMP scaler, schedule, epoch, step, history) and its steps."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: TorchTask,
+        options: TrainOptions,
+        plan: TrainingPlan,
+        device: torch.device,
+        use_amp: bool,
+        processes: Processes,
+    ):
+        self.model, self.task, self.options, self.plan = model, task, options, plan
+        self.device, self.use_amp, self.processes = device, use_amp, processes
+        # The replicas' gradients are averaged at every step; `model` stays the network itself
+        # (what is validated and saved).
+        self.trained: nn.Module = model
+        if processes.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+        self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
+        self.epoch, self.step = 0, 0
+        self.epoch_started = time.perf_counter()
+        self.history: list[dict[str, float]] = []
+
+    def resume(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path`` (written by any number of processes)."""
+        self.epoch, self.step, self.history = _resume(path, self.model, self.optimizer, self.scaler, self.device)
+        if self.processes.rank > 0:  # the checkpoint holds the writer's random state; the others draw their own
+            seed_everything(self.options.seed + 7919 * self.processes.rank + self.step)
+
+    def start_schedule(self) -> None:
+        """The schedule is a function of the step: built at the (resumed) step through the scheduler's
+        public last_epoch argument, scaling today's peak lr (also right when num_epochs/num_steps
+        or lr changed since the checkpoint)."""
+        options, total = self.options, self.plan.total_steps
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = options.lr
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: lr_factor(options.schedule, s, total, options.warmup_fraction),
+            last_epoch=self.step - 1,
+        )
+
+    def wants_another_epoch(self) -> bool:
+        # By steps, the step count alone ends training: a resumed run whose last epoch
+        # stopped part way through still reaches num_steps.
+        by_steps = self.options.num_steps is not None
+        return self.step < self.plan.total_steps and (by_steps or self.epoch < self.plan.num_epochs)
+
+    def train_epoch(self, loaders: _DataLoaders, outputs: _Outputs, bars: _Bars) -> dict[str, float]:
+        """One pass over this process's share of the training chips (cut short at the last step);
+        returns the epoch's row of ``log.csv`` so far (the writer adds the validation metrics)."""
+        self.epoch_started = time.perf_counter()
+        if loaders.sampler is not None:
+            loaders.sampler.set_epoch(self.epoch)  # the same shuffle in every process, a new one per epoch
+        self.trained.train()
+        losses: list[float] = []
+        for batch in loaders.train:
+            if self.step >= self.plan.total_steps:
+                break
+            losses.append(self.train_step(batch))
+            outputs.step_loss(losses[-1], self.step)
+            bars.step()
+        self.epoch += 1
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": float(np.mean(losses)) if losses else 0.0,
+        }
+
+    def train_step(self, batch: Any) -> float:
+        """One optimiser step; returns the loss (the mean over the processes)."""
+        options = self.options
+        batch = self.task.to_device(batch, self.device)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            loss = self.task.loss(self.trained, batch)
+        value = self._mean_over_processes(loss.detach())
+        if not math.isfinite(value):  # every process sees the same mean, so all of them stop
+            raise FloatingPointError(
+                f"The training loss became {value} at step {self.step}; lower the learning "
+                f"rate (now {options.lr}) or check the chips for extreme values."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if options.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), options.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return value
+
+    def _mean_over_processes(self, value: torch.Tensor) -> float:
+        if not self.processes.distributed:
+            return float(value)
+        import torch.distributed as dist
+
+        total = value.float().reshape(1).clone()
+        dist.all_reduce(total)
+        return float(total) / self.processes.world_size
+
+    def wait_for_the_writer(self) -> None:
+        """The other processes wait while the writer validates and saves."""
+        if self.processes.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What ``last.pth`` holds: tensors and plain containers only (``weights_only`` loading)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "rng": _rng_state(),
+            "history": self.history,
+            "options": asdict(self.options),
+            "num_processes": self.processes.world_size,
+        }
+
+
+class _Outputs:
+    """The files of the train directory: written by one process (``enabled``), the others write nothing."""
+
+    def __init__(self, output_dir: Path, options: TrainOptions, enabled: bool):
+        self.output_dir, self.enabled = output_dir, enabled
+        self.checkpoint_path = output_dir / CHECKPOINT_NAME
+        self.log_path = output_dir / LOG_NAME
+        self.writer = None
+        if enabled:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            if options.tensorboard:
+                self.writer = _tensorboard_writer(output_dir / "tb")
+
+    def start(self, history: list[dict[str, float]]) -> None:
+        """``log.csv`` as the checkpoint's history says (none when starting afresh)."""
+        if not self.enabled:
+            return
         if history:
-            _write_log(log_path, history)
-    elif log_path.exists():
-        log_path.unlink()
+            _write_log(self.log_path, history)
+        elif self.log_path.exists():
+            self.log_path.unlink()
 
-    writer = _tensorboard_writer(output_dir / "tb") if options.tensorboard else None
-    try:
-        # rv's progress display: bars on a terminal, one summary line otherwise
-        # (RV_PROGRESS=0 turns it off).
-        with Progress() as progress:
-            epoch_bar = progress.add_task("epochs", total=num_epochs)
-            step_bar = progress.add_task("steps", total=total_steps)
-            progress.update(epoch_bar, completed=min(epoch, num_epochs))
-            progress.update(step_bar, completed=min(step, total_steps))
-            # By steps, the step count alone ends training: a resumed run whose last epoch
-            # stopped part way through still reaches num_steps.
-            by_steps = options.num_steps is not None
-            while step < total_steps and (by_steps or epoch < num_epochs):
-                started = time.perf_counter()
-                model.train()
-                loss_sum, loss_count = 0.0, 0
-                for batch in loader:
-                    if step >= total_steps:
-                        break
-                    batch = task.to_device(batch, device)
-                    with torch.autocast(device.type, enabled=use_amp):
-                        loss = task.loss(model, batch)
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"The training loss became {float(loss)} at step {step}; lower the learning "
-                            f"rate (now {options.lr}) or check the chips for extreme values."
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if options.grad_clip is not None:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    scheduler.step()
-                    step += 1
-                    loss_sum += float(loss.detach())
-                    loss_count += 1
-                    if writer is not None:
-                        writer.add_scalar(STEP_LOSS_TAG, float(loss.detach()), step)
-                    progress.advance(step_bar)
-                epoch += 1
-                row: dict[str, float] = {
-                    "epoch": epoch,
-                    "step": step,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "train_loss": loss_sum / max(loss_count, 1),
-                }
-                if valid_loader is not None:
-                    row.update(validate(model, task, valid_loader, device, use_amp))
-                row["epoch_time_s"] = time.perf_counter() - started
-                history.append(row)
-                atomic_save(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "epoch": epoch,
-                        "step": step,
-                        "rng": _rng_state(),
-                        "history": history,
-                        "options": asdict(options),
-                    },
-                    checkpoint_path,
-                )
-                _write_log(log_path, history)
-                if writer is not None:
-                    for key, value in row.items():
-                        if key not in ("epoch", "step") and np.isfinite(value):
-                            writer.add_scalar(f"{EPOCH_TAG_PREFIX}{key}", value, epoch)
-                    writer.flush()
-                info = f"loss {row['train_loss']:.4f}"
-                if task.monitor in row:
-                    info += f"  {task.monitor} {row[task.monitor]:.4f}"
-                progress.update(epoch_bar, completed=epoch, description=f"epochs ({info})")
-                log.info("epoch %d/%d step %d: %s", epoch, num_epochs, step, info)
-    finally:
-        if writer is not None:
-            writer.close()
+    def step_loss(self, loss: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(STEP_LOSS_TAG, loss, step)
 
-    model_path = output_dir / MODEL_NAME
-    save_weights(model.state_dict(), str(model_path))
-    if history:
-        if not log_path.exists():
-            _write_log(log_path, history)
-        plot_training_curves(log_path, output_dir / CURVES_NAME)
-    return TrainResult(output_dir, model_path, log_path, history, epoch, step)
+    def end_epoch(self, row: dict[str, float], checkpoint: dict[str, Any]) -> None:
+        """Checkpoint, ``log.csv`` (the checkpoint's history) and the epoch's TensorBoard scalars."""
+        atomic_save(checkpoint, self.checkpoint_path)
+        _write_log(self.log_path, checkpoint["history"])
+        if self.writer is not None:
+            for key, value in row.items():
+                if key not in ("epoch", "step") and np.isfinite(value):
+                    self.writer.add_scalar(f"{EPOCH_TAG_PREFIX}{key}", value, row["epoch"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def finish(self, model: nn.Module, history: list[dict[str, float]]) -> None:
+        """The final weights and the training curves."""
+        if not self.enabled:
+            return
+        save_weights(model.state_dict(), str(self.output_dir / MODEL_NAME))
+        if history:
+            if not self.log_path.exists():
+                _write_log(self.log_path, history)
+            plot_training_curves(self.log_path, self.output_dir / CURVES_NAME)
+
+
+class _Bars:
+    """The epochs and steps bars of rv's progress display."""
+
+    def __init__(self, progress: Progress, plan: TrainingPlan, epoch: int, step: int):
+        self.progress = progress
+        self.epochs = progress.add_task("epochs", total=plan.num_epochs)
+        self.steps = progress.add_task("steps", total=plan.total_steps)
+        progress.update(self.epochs, completed=min(epoch, plan.num_epochs))
+        progress.update(self.steps, completed=min(step, plan.total_steps))
+
+    def step(self) -> None:
+        self.progress.advance(self.steps)
+
+    def end_epoch(self, epoch: int, row: dict[str, float], monitor: str, num_epochs: int, step: int) -> None:
+        info = f"loss {row['train_loss']:.4f}"
+        if monitor in row:
+            info += f"  {monitor} {row[monitor]:.4f}"
+        self.progress.update(self.epochs, completed=epoch, description=f"epochs ({info})")
+        log.info("epoch %d/%d step %d: %s", epoch, num_epochs, step, info)
 
 
 def _resume(path: Path, model, optimizer, scaler, device) -> tuple[int, int, list[dict[str, float]]]:
@@ -514,8 +672,9 @@ def _resume(path: Path, model, optimizer, scaler, device) -> tuple[int, int, lis
 
 
 @torch.no_grad()
-def validate(model: nn.Module, task: TorchTask, loader: DataLoader, device: torch.device,
-             use_amp: bool = False) -> dict[str, float]:
+def validate(
+    model: nn.Module, task: TorchTask, loader: DataLoader, device: torch.device, use_amp: bool = False
+) -> dict[str, float]:
     """One pass over ``loader`` in eval mode: ``valid_loss`` (when the task has one) and the task's metrics.
 
     One forward pass per batch: validation never uses test-time augmentation

@@ -34,7 +34,10 @@ class SlurmJob:
         depends_on: plan indices of the parents run in the same run.
         log_path: the job's log (stdout and stderr; ``%j`` is the job id).
         script: the whole job script.
-        planned: the planned command.
+        planned: the planned command (an array job's first part).
+        members: an array job's parts (plan indices of the parts of one split command); empty for a
+            job that runs one command.
+        array: an array job's ``--array`` value (its task ids are the parts' numbers), else ``""``.
     """
 
     index: int
@@ -45,15 +48,45 @@ class SlurmJob:
     log_path: str
     script: str
     planned: PlannedCommand = field(repr=False, compare=False)
+    members: tuple[PlannedCommand, ...] = field(default=(), repr=False, compare=False)
+    array: str = ""
 
     @property
     def record_uri(self) -> str:
-        """``<command dir>/slurm-job.json``: the job id of the command's latest submission."""
+        """``<command dir>/slurm-job.json``: the job id of the command's latest submission (an array
+        job's: ``<command dir>/splits/slurm-job.json``)."""
+        if self.array:
+            from rv import file_utils
+            from rv.command.split import SPLITS_DIR
+
+            return file_utils.join(self.planned.config.output_dir, SPLITS_DIR, JOB_RECORD_NAME)
         return job_record_uri(self.planned)
 
+    @property
+    def description(self) -> str:
+        """What the job runs: ``CHIP key``, or ``CHIP key, parts 1-2 of 2`` for an array job."""
+        if not self.members:
+            return self.planned.name
+        from rv.command.split import parts_description
+
+        return parts_description([pc.config for pc in self.members])
+
+    def commands(self) -> tuple[PlannedCommand, ...]:
+        """The commands the job runs: its one command, or an array job's parts."""
+        return self.members or (self.planned,)
+
+    def config_hash(self) -> str:
+        """The hash recorded with the job: its command's config hash, or one over an array job's parts."""
+        if not self.members:
+            return self.planned.config.config_hash()
+        import hashlib
+
+        return hashlib.sha256(":".join(pc.config.config_hash() for pc in self.members).encode()).hexdigest()
+
     def log_for(self, job_id: str) -> str:
-        """The log path of this job once submitted as ``job_id``."""
-        return self.log_path.replace("%j", str(job_id))
+        """The log path of this job once submitted as ``job_id`` (an array job's: that of its first task)."""
+        first = self.array.split(",")[0].split("-")[0]
+        return self.log_path.replace("%j", str(job_id)).replace("%A", str(job_id)).replace("%a", first)
 
     def is_gpu(self) -> bool:
         return self.planned.config.command_type in GPU_COMMANDS
@@ -73,23 +106,27 @@ def job_name(planned: PlannedCommand) -> str:
     return cluster_job_name(planned, "A-Za-z0-9_.-", MAX_JOB_NAME_LENGTH)
 
 
-def log_path(planned: PlannedCommand, name: str, settings: SlurmSettings) -> str:
+def log_path(planned: PlannedCommand, name: str, settings: SlurmSettings, array: bool = False) -> str:
     """Where the job writes its output: ``[SLURM] log_dir``, else beside the command's outputs when local.
 
     A job cannot write its log to an object store, so for a remote root the
     log goes to ``./rv-slurm-logs`` (under the working directory, which
-    must be on a file system the compute nodes share).
+    must be on a file system the compute nodes share). An array job's tasks
+    each write their own (``%A_%a``: the array's job id and the task id),
+    beside its parts when local.
     """
     from rv import file_utils
+    from rv.command.split import SPLITS_DIR
 
+    job = "%A_%a" if array else "%j"
     if settings.log_dir:
         folder = os.path.abspath(os.path.expanduser(settings.log_dir))
-        return posixpath.join(folder, f"{name}-%j.log")
-    command_uri = planned.config.command_uri
+        return posixpath.join(folder, f"{name}-{job}.log")
+    command_uri = planned.config.output_dir + (f"/{SPLITS_DIR}" if array else "")
     if file_utils.is_local(command_uri):
         folder = os.path.abspath(command_uri.removeprefix("file://"))
-        return posixpath.join(folder, "slurm-%j.log")
-    return posixpath.join(os.path.abspath("rv-slurm-logs"), f"{name}-%j.log")
+        return posixpath.join(folder, f"slurm-{job}.log")
+    return posixpath.join(os.path.abspath("rv-slurm-logs"), f"{name}-{job}.log")
 
 
 def render_script(
@@ -100,11 +137,12 @@ def render_script(
     log: str,
     settings: SlurmSettings,
     planned_at: float,
+    description: str | None = None,
 ) -> str:
     """The job script: ``#SBATCH`` lines, the setup lines, then ``exec python -m rv run_command <uri>``."""
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --output={log}"]
     lines += [f"#SBATCH {option}" for option in options]
-    lines.append(f"# rv: {planned.name} (experiment {', '.join(planned.experiment_ids)})")
+    lines.append(f"# rv: {description or planned.name} (experiment {', '.join(planned.experiment_ids)})")
     lines.append("set -e")
     if settings.setup:
         lines.append("# [SLURM] setup")
@@ -116,29 +154,96 @@ def render_script(
 
 
 def plan_slurm_jobs(plan: CommandPlan, settings: SlurmSettings) -> list[SlurmJob]:
-    """The sbatch jobs of the commands of ``plan`` that run, in the plan's (topological) order."""
-    to_run = {i for i, pc in enumerate(plan.commands) if pc.status == "run"}
+    """The sbatch jobs of the commands of ``plan`` that run, in the plan's (topological) order.
+
+    The parts of a split command (``rv run --splits``) to run become one array job
+    (``--array=0-N-1``): task ``k`` runs part ``k``, reading ``SLURM_ARRAY_TASK_ID``.
+    """
+    from rv.command.split import (
+        array_run_command_args,
+        array_spec,
+        cluster_groups,
+        group_dependencies,
+        parts_description,
+    )
+
+    groups = cluster_groups(plan)
+    parents = group_dependencies(plan, groups)
     jobs = []
-    for i in sorted(to_run):
+    for group in groups:
+        i = group[0]
         pc = plan.commands[i]
         gpu = pc.config.command_type in GPU_COMMANDS
-        name = job_name(pc)
         options = settings.options_for(gpu)
-        argv = [*settings.python_argv(), "run_command", pc.config.config_uri]
-        log = log_path(pc, name, settings)
+        if len(group) > 1:
+            members = tuple(plan.commands[k] for k in group)
+            array = array_spec([m.config.part for m in members])
+            name = f"{job_name(pc)[: MAX_JOB_NAME_LENGTH - 6]}-parts"
+            options = [*options, f"--array={array}"]
+            run_args = array_run_command_args(plan, group, "SLURM_ARRAY_TASK_ID", map_parts=False)
+        else:
+            members, array, name = (), "", job_name(pc)
+            run_args = [pc.config.config_uri]
+        argv = [*settings.python_argv(), "run_command", *run_args]
+        if not array:
+            options, argv = srun_training(pc, settings, options, argv)
+        log = log_path(pc, name, settings, array=bool(array))
         jobs.append(
             SlurmJob(
                 index=i,
                 name=name,
                 options=options,
                 argv=argv,
-                depends_on=[d for d in pc.depends_on if d in to_run],
+                depends_on=parents[i],
                 log_path=log,
-                script=render_script(pc, name, options, argv, log, settings, plan.made_at),
+                script=render_script(
+                    pc,
+                    name,
+                    options,
+                    argv,
+                    log,
+                    settings,
+                    plan.made_at,
+                    parts_description([m.config for m in members]) if members else None,
+                ),
                 planned=pc,
+                members=members,
+                array=array,
             )
         )
     return jobs
+
+
+#: what each task of an ``srun`` TRAIN sets before rv starts: torchrun's variables from Slurm's, the
+#: meeting point (loopback on one node, else the job's first node) and a port derived from the job id
+SRUN_LAUNCH_ENV = (
+    'export RANK="$SLURM_PROCID" LOCAL_RANK="$SLURM_LOCALID" WORLD_SIZE="$SLURM_NTASKS" MASTER_ADDR=127.0.0.1; '
+    'if [ "${SLURM_JOB_NUM_NODES:-1}" != 1 ]; then '
+    'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"; fi; '
+    'export MASTER_PORT="$((20000 + SLURM_JOB_ID % 20000))"; '
+)
+
+
+def training_processes(planned: PlannedCommand, settings: SlurmSettings) -> int:
+    """The processes per node of a TRAIN job: its backend's ``num_processes`` (-1: the job's
+    ``gpus``); 1 for every other command."""
+    if planned.config.command_type != keys.TRAIN:
+        return 1
+    wanted = int(getattr(getattr(planned.config, "backend", None), "num_processes", 1) or 1)
+    return max(settings.gpus, 1) if wanted == -1 else max(wanted, 1)
+
+
+def srun_training(
+    planned: PlannedCommand, settings: SlurmSettings, options: list[str], argv: list[str]
+) -> tuple[list[str], list[str]]:
+    """A multi-process TRAIN job runs its processes under ``srun`` (``--ntasks-per-node``, one
+    per GPU), each with torchrun's variables (:data:`SRUN_LAUNCH_ENV`); process 0 writes the outputs
+    and the stamp. Other jobs are left as they are."""
+    processes = training_processes(planned, settings)
+    if processes <= 1:
+        return options, argv
+    command = SRUN_LAUNCH_ENV + "exec " + " ".join(shlex.quote(a) for a in argv)
+    return [*options, f"--ntasks-per-node={processes}"], ["srun", "--kill-on-bad-exit=1", "bash", "-c", command]
 
 
 def dependency_option(parent_job_ids: Sequence[str]) -> list[str]:
@@ -162,7 +267,7 @@ def dry_run_text(jobs: Sequence[SlurmJob]) -> str:
     lines = [f"# Slurm jobs ({len(jobs)}), not submitted (-n):"]
     for job in jobs:
         depends = ", ".join(f"{names[i]}" for i in job.depends_on) or "-"
-        lines.append(f"#   {job.name}  ({job.planned.name})  after: {depends}")
+        lines.append(f"#   {job.name}  ({job.description})  after: {depends}")
     for job in jobs:
         parents = [f"${{{_shell_name(names[i])}}}" for i in job.depends_on]
         submit = ["sbatch", "--parsable", *dependency_option(parents)]

@@ -94,7 +94,9 @@ def job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
     """The state of each job: from ``squeue`` while slurmctld remembers it, else from ``sacct``.
 
     A job neither knows (ended before ``MinJobAge``, and no accounting
-    database) is :data:`UNKNOWN`.
+    database) is :data:`UNKNOWN`. An array job (``123`` whose tasks Slurm
+    lists as ``123_0``, ``123_[1-3]``) has the state of its tasks together:
+    active while one is, ``COMPLETED`` when all are, else a task's failure.
     """
     ids = sorted({str(i) for i in job_ids}, key=int)
     states: dict[str, JobState] = {}
@@ -116,10 +118,15 @@ def job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
             lines.extend(one.stdout.splitlines() if one.returncode == 0 else [])
     else:
         lines = result.stdout.splitlines()
+    tasks: dict[str, list[JobState]] = {}
     for line in lines:
         parts = line.strip().split("|")
-        if len(parts) >= 2 and parts[0] in ids:
-            states[parts[0]] = JobState(parts[0], parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
+        base = parts[0].split("_")[0]
+        if len(parts) >= 2 and base in ids:
+            tasks.setdefault(base, []).append(
+                JobState(base, parts[1].strip(), parts[2].strip() if len(parts) > 2 else "")
+            )
+    states.update({job_id: _together(found) for job_id, found in tasks.items()})
     missing = [i for i in ids if i not in states]
     if missing:
         result = _run(
@@ -135,11 +142,22 @@ def job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
             check=False,
         )
         if result.returncode == 0:
+            tasks = {}
             for line in result.stdout.splitlines():
                 parts = line.strip().split("|")
-                if len(parts) >= 2 and parts[0] in missing:
+                base = parts[0].split("_")[0]
+                if len(parts) >= 2 and base in missing:
                     # sacct writes "CANCELLED by 0"
-                    states[parts[0]] = JobState(parts[0], parts[1].split()[0] if parts[1] else UNKNOWN)
+                    tasks.setdefault(base, []).append(JobState(base, parts[1].split()[0] if parts[1] else UNKNOWN))
+            states.update({job_id: _together(found) for job_id, found in tasks.items()})
     for job_id in ids:
         states.setdefault(job_id, JobState(job_id, UNKNOWN))
     return states
+
+
+def _together(tasks: Sequence[JobState]) -> JobState:
+    """One state for a job's lines (one line, or an array job's tasks)."""
+    active = [t for t in tasks if t.active]
+    if active:
+        return next((t for t in active if t.state == "RUNNING"), active[0])
+    return next((t for t in tasks if not t.completed), tasks[0])

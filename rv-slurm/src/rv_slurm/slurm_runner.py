@@ -120,9 +120,9 @@ class SlurmRunner(Runner):
             if record is None or not states[record["job_id"]].active:
                 continue
             state = states[record["job_id"]].state
-            if record.get("hash") != job.planned.config.config_hash():
+            if record.get("hash") != job.config_hash():
                 raise RunnerError(
-                    f"{job.planned.name} changed since it was submitted as Slurm job {record['job_id']}, which is "
+                    f"{job.description} changed since it was submitted as Slurm job {record['job_id']}, which is "
                     f"still {state} (recorded in {job.record_uri}). Cancel it first (`scancel {record['job_id']}`) "
                     "and run again, or wait until it ends."
                 )
@@ -142,18 +142,19 @@ class SlurmRunner(Runner):
                 record = active[job.index]
                 job_ids[job.index] = record["job_id"]
                 print(
-                    f"rv: {job.planned.name} is already Slurm job {record['job_id']} ({record['state']}); "
+                    f"rv: {job.description} is already Slurm job {record['job_id']} ({record['state']}); "
                     "not submitted again",
                     file=sys.stderr,
                     flush=True,
                 )
                 continue
-            file_utils.write_text(job.planned.config.config_uri, command_config_json(job.planned.config))
+            for planned in job.commands():
+                file_utils.write_text(planned.config.config_uri, command_config_json(planned.config))
             os.makedirs(os.path.dirname(job.log_path), exist_ok=True)  # sbatch does not make the log's folder
             parents = [job_ids[i] for i in job.depends_on]
             try:
                 job_id = slurm_queue.submit(
-                    job.script, dependency_option(parents), what=f"submit {job.planned.name} as job {job.name}"
+                    job.script, dependency_option(parents), what=f"submit {job.description} as job {job.name}"
                 )
             except RunnerError as exc:
                 slurm_queue.cancel(job_ids[j.index] for j in submitted)
@@ -172,7 +173,7 @@ class SlurmRunner(Runner):
             write_job_record(job, job_id, parents)
             after = ", ".join(parents) or "-"
             print(
-                f"rv: submitted {job.planned.name} as Slurm job {job_id} ({job.name}, after: {after}); "
+                f"rv: submitted {job.description} as Slurm job {job_id} ({job.name}, after: {after}); "
                 f"log: {job.log_for(job_id)}",
                 file=sys.stderr,
                 flush=True,
@@ -235,7 +236,7 @@ class SlurmRunner(Runner):
         if not failed and not not_run:
             return
         skipped = "; ".join(
-            f"{job.planned.name} (job {job_ids[job.index]}, {ended[job.index].state})" for job in not_run
+            f"{job.description} (job {job_ids[job.index]}, {ended[job.index].state})" for job in not_run
         )
         if not failed:
             raise RunnerError(
@@ -249,7 +250,7 @@ class SlurmRunner(Runner):
             first.log_for(job_id),
         )
         more = "; ".join(
-            f"{job.planned.name} (job {job_ids[job.index]}, {ended[job.index].state}, log "
+            f"{job.description} (job {job_ids[job.index]}, {ended[job.index].state}, log "
             f"{job.log_for(job_ids[job.index])})"
             for job in failed[1:]
         )
@@ -267,8 +268,7 @@ def _settled(job: SlurmJob, state: slurm_queue.JobState) -> slurm_queue.JobState
         return state
     from rv.command.dag import read_stamp, stamp_is_current
 
-    config = job.planned.config
-    ok = stamp_is_current(config, read_stamp(config.stamp_uri))
+    ok = all(stamp_is_current(pc.config, read_stamp(pc.config.stamp_uri)) for pc in job.commands())
     return slurm_queue.JobState(state.job_id, slurm_queue.COMPLETED if ok else "ENDED")
 
 
@@ -304,7 +304,7 @@ def write_job_record(job: SlurmJob, job_id: str, parent_job_ids: Sequence[str]) 
                 "job_name": job.name,
                 "command": job.planned.config.command_type,
                 "key": job.planned.config.key,
-                "hash": job.planned.config.config_hash(),
+                "hash": job.config_hash(),
                 "log": job.log_for(job_id),
                 "after": list(parent_job_ids),
                 "submitted_at": time.time(),

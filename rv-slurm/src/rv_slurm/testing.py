@@ -63,7 +63,11 @@ class SlurmCluster:
     def job_ids(self) -> list[str]:
         """Every job slurmctld knows (queued, running or ended within the hour), oldest first."""
         out = self.command("squeue", "--noheader", "--states=all", "--format=%i")
-        return sorted((line.strip() for line in out.splitlines() if line.strip()), key=int)
+        # An array job's tasks are listed as 123_0 (or 123_[1-3] while pending): by job id, then task.
+        return sorted(
+            (line.strip() for line in out.splitlines() if line.strip()),
+            key=lambda i: (int(i.split("_")[0]), i),
+        )
 
     def completed_jobs(self) -> dict[str, dict[str, str]]:
         """The job completion log: ``{job id: {"Name", "JobState", "StartTime", "EndTime", ...}}``."""

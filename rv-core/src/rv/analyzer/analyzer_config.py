@@ -22,6 +22,11 @@ class AnalyzerConfig(Config):
         """Files the analyzer writes in ANALYZE's output directory."""
         return []
 
+    def can_merge_parts(self) -> bool:
+        """Whether ANALYZE split over parts (``rv run --splits``) can merge this analyzer's partial results
+        (the analyzer then has ``process_part`` and ``merge_parts``, see the stats analyzer)."""
+        return False
+
 
 class AnalyzerConfigBuilder(ConfigBuilder):
     """Builder of any analyzer config."""

@@ -304,13 +304,8 @@ _FORK_STATE: dict[str, Any] | None = None
 
 
 def _read_bands(source: Any, window: Box) -> tuple[np.ndarray, np.ndarray]:
-    """``(C, H, W)`` raw bands and the ``(H, W)`` mask of ``window``: band-sequential when the source
-    can read so (``get_raw_bands_with_mask``), else its ``(H, W, C)`` chip seen band by band."""
-    read = getattr(source, "get_raw_bands_with_mask", None)
-    if read is not None:
-        return read(window)
-    chip, mask = source.get_raw_chip_with_mask(window)
-    return np.moveaxis(chip, -1, 0), mask
+    """``(C, H, W)`` raw bands and the ``(H, W)`` mask of ``window`` (``RasterSource.get_raw_bands_with_mask``)."""
+    return source.get_raw_bands_with_mask(window)
 
 
 def _analyze_part(task: tuple[int, int, list[tuple[int, int, int, int]]]) -> Any:
@@ -328,6 +323,28 @@ def _partial(acc: Any, source: Any, source_index: int, first: int, windows: list
         bands, mask = _read_bands(source, Box(*w))
         acc.add(partial, bands, mask, nodata, (source_index, first + j))
     return partial
+
+
+_MOMENT_FIELDS = ("n", "mean", "m2", "min", "max")
+
+
+def _partial_arrays(prefix: str, partial: Any) -> dict[str, np.ndarray]:
+    """A partial (histogram, or moments and reservoir) as named plain arrays."""
+    if isinstance(partial, np.ndarray):
+        return {f"{prefix}_hist": partial}
+    out = {f"{prefix}_reservoir": partial.reservoir, f"{prefix}_keys": partial.keys}
+    for k, name in enumerate(_MOMENT_FIELDS):
+        rows = [m[k] for m in partial.moments]
+        out[f"{prefix}_{name}"] = np.stack(rows) if rows else np.zeros((0, partial.reservoir.shape[1]))
+    return out
+
+
+def _partial_from_arrays(prefix: str, npz: Any, acc: Any) -> Any:
+    if isinstance(acc, _HistogramAccumulator):
+        return np.array(npz[f"{prefix}_hist"])
+    columns = [npz[f"{prefix}_{name}"] for name in _MOMENT_FIELDS]
+    moments = [tuple(np.array(c[w]) for c in columns) for w in range(len(columns[0]))]
+    return _MomentPartial(moments, np.array(npz[f"{prefix}_reservoir"]), np.array(npz[f"{prefix}_keys"]))
 
 
 class StatsAnalyzer:
@@ -381,10 +398,8 @@ class StatsAnalyzer:
         extent = source.extent
         windows = [w.intersection(extent) for w in self._windows(extent, rng)]
         windows = [w for w in windows if w is not None and w.height > 0 and w.width > 0]
-        order = getattr(source, "read_order", None)
-        if order is not None:
-            windows = order(windows)
-        return [tuple(int(round(v)) for v in w.to_tuple()) for w in windows]
+        windows = source.read_order(windows)
+        return [(int(round(w.ymin)), int(round(w.xmin)), int(round(w.ymax)), int(round(w.xmax))) for w in windows]
 
     def _workers_for(self, sources: list[Any], plans: list[list]) -> int:
         import multiprocessing as mp
@@ -401,9 +416,8 @@ class StatsAnalyzer:
                 return 1
         return min(workers, n_windows)
 
-    def process(self, raster_sources: Sequence[Any] | Iterable[Any]) -> RasterStats:
-        """Statistics over every source (all must have the same channel count and dtype kind)."""
-        global _FORK_STATE
+    def _setup(self, raster_sources: Sequence[Any] | Iterable[Any]) -> tuple[list[Any], Any, list[list]]:
+        """The sources, an empty accumulator of their dtype, and each source's sampled windows."""
         sources = list(raster_sources)
         if not sources:
             raise DataError("The stats analyzer was given no raster sources; give the scenes to analyze.")
@@ -418,7 +432,7 @@ class StatsAnalyzer:
                 if dtype.kind in "ui" and dtype.itemsize <= 2:
                     acc = _HistogramAccumulator(nc, dtype)
                 else:
-                    acc = _MomentAccumulator(nc, int(np.random.SeedSequence(self.seed).entropy))
+                    acc = _MomentAccumulator(nc, int(np.random.SeedSequence(self.seed).entropy))  # type: ignore[arg-type]
             elif nc != num_channels:
                 raise DataError(
                     f"Raster source {source.name} has {nc} channels but the first one has {num_channels}; "
@@ -430,7 +444,55 @@ class StatsAnalyzer:
                     "analyze rasters of one dtype together."
                 )
         assert acc is not None
-        plans = [self._plan(source, rng) for source in sources]
+        return sources, acc, [self._plan(source, rng) for source in sources]
+
+    # -- split ANALYZE (rv run --splits): partial results of a part of the windows, merged later ------
+
+    def process_part(self, raster_sources: Sequence[Any] | Iterable[Any], part: int, parts: int) -> bytes:
+        """The partial statistics of part ``part`` of ``parts`` contiguous runs of all sampled windows
+        (every source's, in order), as ``.npz`` bytes (plain arrays: read back without pickle).
+
+        :meth:`merge_parts` over the bytes of every part gives exactly what :meth:`process` gives.
+        """
+        import io
+
+        sources, acc, plans = self._setup(raster_sources)
+        flat = [(i, j) for i, plan in enumerate(plans) for j in range(len(plan))]
+        mine = [flat[k] for k in range(len(flat) * part // parts, len(flat) * (part + 1) // parts)]
+        arrays: dict[str, np.ndarray] = {}
+        tasks: list[tuple[int, int]] = []
+        for i in sorted({i for i, _ in mine}):
+            js = [j for s, j in mine if s == i]
+            partial = _partial(acc, sources[i], i, js[0], plans[i][js[0] : js[-1] + 1])
+            arrays.update(_partial_arrays(f"t{len(tasks)}", partial))
+            tasks.append((i, js[0]))
+        arrays["tasks"] = np.asarray(tasks, dtype=np.int64).reshape(-1, 2)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle
+        return buffer.getvalue()
+
+    def merge_parts(self, raster_sources: Sequence[Any] | Iterable[Any], parts: Sequence[bytes]) -> RasterStats:
+        """The statistics of every source from the :meth:`process_part` bytes of all parts, in part order."""
+        import io
+
+        sources, acc, _ = self._setup(raster_sources)
+        current, partials = None, []
+        for data in parts:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                for t, (i, _first) in enumerate(npz["tasks"].tolist()):
+                    if current is not None and i != current:
+                        acc.merge_source(acc.combine(partials), sources[current].nodata)
+                        partials = []
+                    current = i
+                    partials.append(_partial_from_arrays(f"t{t}", npz, acc))
+        if partials:
+            acc.merge_source(acc.combine(partials), sources[current].nodata)
+        return acc.result()
+
+    def process(self, raster_sources: Sequence[Any] | Iterable[Any]) -> RasterStats:
+        """Statistics over every source (all must have the same channel count and dtype kind)."""
+        global _FORK_STATE
+        sources, acc, plans = self._setup(raster_sources)
         workers = self._workers_for(sources, plans)
         if workers == 1:
             for i, (source, plan) in enumerate(zip(sources, plans)):

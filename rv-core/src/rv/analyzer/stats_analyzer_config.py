@@ -24,6 +24,9 @@ class StatsAnalyzerConfig(AnalyzerConfig):
     def output_names(self) -> list[str]:
         return ["stats.json"]
 
+    def can_merge_parts(self) -> bool:
+        return True
+
 
 class StatsAnalyzerConfigBuilder(AnalyzerConfigBuilder):
     """Builder of :class:`StatsAnalyzerConfig`."""

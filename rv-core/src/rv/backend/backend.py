@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rv.data.scene import Scene
 
 
 class Backend(ABC):
@@ -21,7 +24,7 @@ class Backend(ABC):
         """Load trained weights (a file, a train directory or an unpacked bundle)."""
 
     @abstractmethod
-    def predict_scene(self, scene: Any, tmp_dir: str) -> Any:
+    def predict_scene(self, scene: Scene, tmp_dir: str) -> Any:
         """Predict over a whole scene window by window; write through ``scene.label_store``.
 
         Returns the labels (or None when they were streamed to the store).

@@ -27,12 +27,14 @@ import os
 import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from rv import file_utils
 from rv.errors import ConfigError, DataError
+from rv.run_output import say_warning
 
 
 def chip_workers() -> int:
@@ -177,34 +179,35 @@ def _publish(staging: str, out: str) -> None:
             file_utils.sync_to_dir(src, file_utils.join(out, sub))
 
 
-def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
-    """Run CHIP for ``config`` (a ``ChipCommandConfig``) with ``workers`` processes (default :func:`chip_workers`)."""
-    from rv.chips import FORMAT_VERSION, MANIFEST_NAME
+def _scene_list(config) -> list[tuple[Any, str]]:
+    return [(s, "train") for s in config.train_scenes] + [(s, "valid") for s in config.validation_scenes]
+
+
+def _chip_units(config, units: list[tuple[int, int, int]], tmp_dir: str, workers: int | None = None) -> list[dict]:
+    """Chip ``units`` = ``(scene index, shard, shards)`` of ``config``'s scenes, in parallel; the results in
+    window order. Fewer units than workers: each unit is cut into finer shards of its windows."""
     from rv.progress import progress
 
-    staging = os.path.join(tmp_dir, "chips")
-    os.makedirs(staging, exist_ok=True)
-    scenes = [(s, "train") for s in config.train_scenes] + [(s, "valid") for s in config.validation_scenes]
+    scenes = _scene_list(config)
     workers = workers or chip_workers()
-    # Fewer scenes than workers: split each scene's windows among ceil(workers / scenes) processes.
-    parts = 1 if not scenes or len(scenes) >= workers else -(-workers // len(scenes))
+    sub = 1 if not units or len(units) >= workers else -(-workers // len(units))
     args = [
         (
             config.task,
-            scene,
+            scenes[i][0],
             config.augmentors,
-            split,
-            os.path.join(tmp_dir, f"scene-{i}-{k}"),
+            scenes[i][1],
+            os.path.join(tmp_dir, f"scene-{i}-{k * sub + j}-{n * sub}"),
             1000 + i,
             tmp_dir,
-            (k, parts),
+            (k * sub + j, n * sub),
         )
-        for i, (scene, split) in enumerate(scenes)
-        for k in range(parts)
+        for i, k, n in units
+        for j in range(sub)
     ]
-    job_of = {a[4]: i for i, a in enumerate(args)}
     pool_size = max(1, min(len(args), workers))
-    description = "CHIP scenes" if parts == 1 else f"CHIP scenes ({parts} processes each)"
+    shards = max((n * sub for _, _, n in units), default=1)
+    description = "CHIP scenes" if shards == 1 else f"CHIP scenes ({shards} parts each)"
     results: list[dict[str, Any]] = []
     if pool_size == 1:
         for a in progress(args, total=len(args), description=description):
@@ -216,9 +219,126 @@ def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
             futures = [pool.submit(_chip_one_scene, *a) for a in args]
             for fut in progress(as_completed(futures), total=len(futures), description=description):
                 results.append(fut.result())
-    # Parts in window order, so that renumbering gives the names one process gives.
-    results.sort(key=lambda r: job_of[r["dir"]])
+    places = {a[4]: [i, k * sub + j, n * sub] for a, (i, k, n, j) in zip(args, _sub_units(units, sub))}
+    for r in results:
+        r["order"] = places[r["dir"]]
+    return sorted(results, key=_window_order)
 
+
+def _sub_units(units: list[tuple[int, int, int]], sub: int) -> list[tuple[int, int, int, int]]:
+    return [(i, k, n, j) for i, k, n in units for j in range(sub)]
+
+
+def _window_order(result: dict) -> tuple[int, Fraction]:
+    """Where a result's chips come in the unsplit run: its scene, then its shard's place in the windows."""
+    scene, shard, shards = result["order"]
+    return scene, Fraction(shard, shards)
+
+
+def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
+    """Run CHIP for ``config`` (a ``ChipCommandConfig``) with ``workers`` processes (default :func:`chip_workers`).
+
+    A part of a split CHIP (``config.part``) chips its share of the windows into its own directory; the
+    merge (``config.parts > 1``) gathers the parts' chips into the one output an unsplit CHIP writes.
+    """
+    if config.part is not None:
+        _run_chip_part(config, tmp_dir, workers)
+        return
+    if config.parts > 1:
+        results, used = _gather_parts(config, tmp_dir)
+    else:
+        results = _chip_units(config, [(i, 0, 1) for i in range(len(_scene_list(config)))], tmp_dir, workers)
+    _write_chips(config, results, tmp_dir)
+    if config.parts > 1:
+        from rv.command.split import remove_part_outputs
+
+        remove_part_outputs(used)
+
+
+#: what a part of a split CHIP writes last, listing its chip folders (see :func:`_run_chip_part`)
+PART_NAME = "part.json"
+
+
+def _run_chip_part(config, tmp_dir: str, workers: int | None) -> None:
+    """Chip this part's share (:func:`rv.command.split.chip_units`) into ``<part dir>/r<n>/``, one folder per
+    scene shard, then write ``part.json`` (each folder's scene, place in the windows, count, manifest)."""
+    from rv.command.split import chip_units
+
+    units = chip_units(len(_scene_list(config)), config.parts)[config.part]
+    results = _chip_units(config, units, tmp_dir, workers)
+    out = config.command_uri
+    part_json = file_utils.join(out, PART_NAME)
+    if file_utils.exists(part_json):
+        file_utils.delete(part_json)
+    listed = []
+    for n, r in enumerate(results):
+        row = {k: v for k, v in r.items() if k != "dir"}
+        if r["count"]:
+            row["folder"] = f"r{n}"
+            if file_utils.exists(file_utils.join(out, row["folder"])):  # from an earlier try of this part
+                file_utils.delete(file_utils.join(out, row["folder"]), recursive=True)
+            _publish(r["dir"], file_utils.join(out, row["folder"]))
+        shutil.rmtree(r["dir"], ignore_errors=True)
+        listed.append(row)
+    file_utils.write_text(part_json, json.dumps({"results": listed}, indent=2, default=_plain))
+    total = sum(r["count"] for r in results)
+    print(f"rv: {config.display_name}: wrote {total} chips of {len(units)} scene part(s) to {out}", flush=True)
+
+
+def _plain(value: Any) -> Any:
+    """numpy numbers in JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _gather_parts(config, tmp_dir: str) -> tuple[list[dict], list[str]]:
+    """The results of every part of a split CHIP, their chips copied (hard-linked on local disk) or
+    downloaded into ``tmp_dir``, in window order; and the URIs the parts wrote for the merge."""
+    from rv.command.split import part_uri
+
+    results = []
+    used = []
+    for k in range(config.parts):
+        part = part_uri(config.command_uri, k)
+        uri = file_utils.join(part, PART_NAME)
+        try:
+            listed = json.loads(file_utils.read_text(uri))["results"]
+        except Exception as e:
+            raise DataError(
+                f"{config.display_name}: part {k + 1} of {config.parts} left no readable {uri} ({e}); run the "
+                "same rv run again (it reruns the parts that did not finish)."
+            ) from e
+        used.append(uri)
+        for n, row in enumerate(listed):
+            local = os.path.join(tmp_dir, f"part-{k}-{n}")
+            if row.get("folder"):
+                src = file_utils.join(part, row["folder"])
+                used.append(src)
+                if file_utils.is_local(src):
+                    from rv.chips import _local
+
+                    # Links, not moves: the parts stay whole until the merged output is in place.
+                    shutil.copytree(_local(src), local, copy_function=_link_or_copy)
+                else:
+                    file_utils.sync_from_dir(src, local)
+            results.append({**row, "dir": local})
+    return sorted(results, key=_window_order), used
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _write_chips(config, results: list[dict], tmp_dir: str) -> None:
+    """Renumber the results' chips into one output and write ``chips.json`` last."""
+    from rv.chips import FORMAT_VERSION, MANIFEST_NAME
+
+    staging = os.path.join(tmp_dir, "chips")
+    os.makedirs(staging, exist_ok=True)
     counts = {"train": 0, "valid": 0}
     per_scene: dict[tuple[str, str], int] = {}
     next_number: dict[tuple[str, str], int] = {}
@@ -256,7 +376,7 @@ def run_chip(config, tmp_dir: str, workers: int | None = None) -> None:
     warnings = unlabelled_pixel_warnings(config.task, list(tallies.values()))
     for warning in warnings:
         # Before TRAIN: the run log and the console show it while there is time to fix the labels.
-        print(f"rv: warning: {warning}", file=sys.stderr, flush=True)
+        say_warning(warning)
     if manifest is None or counts["train"] == 0:
         raise DataError(
             f"CHIP {config.key} produced no training chips: the training scenes gave no windows inside their AOIs "

@@ -40,6 +40,27 @@ class CommandConfig(Config):
     key: str = field(doc="command key (several experiments may share one)")
     command_uri: str = field(doc="the command's directory: <root>/<command>/<key>")
     experiment_id: str = field(default="", eq=False, doc="experiment that produced it (not part of identity)")
+    part: int | None = field(
+        default=None, doc="index of this part of a split command (rv run --splits), None for a whole command"
+    )
+    parts: int = field(
+        default=1, doc="number of parts of a split command: on a part, how many; on a merge, how many it merges"
+    )
+
+    @property
+    def display_name(self) -> str:
+        """``CHIP key``, or ``CHIP key (part 1/2)`` for a part of a split command."""
+        name = f"{self.command_type} {self.key}"
+        return name if self.part is None else f"{name} (part {self.part + 1}/{self.parts})"
+
+    @property
+    def output_dir(self) -> str:
+        """The command's directory; for a part of a split command, that of the whole command."""
+        if self.part is None:
+            return self.command_uri
+        from rv.command.split import whole_command_uri
+
+        return whole_command_uri(self.command_uri)
 
     def inputs(self) -> list[str]:
         """URIs this command reads."""
@@ -69,6 +90,11 @@ class CommandConfig(Config):
         # (an int given to a float field) and its reload from command-config.json hash alike.
         data = unstructure(structure(unstructure(self), type(self)))
         data.pop("experiment_id", None)
+        if self.part is None:
+            # A whole command and the merge of its parts make the same outputs: one hash, so
+            # a split run's outputs count as an unsplit run's and back.
+            data.pop("part", None)
+            data.pop("parts", None)
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(f"{self.command_type}:{text}".encode()).hexdigest()
 
@@ -132,6 +158,8 @@ class AnalyzeCommandConfig(CommandConfig):
         return _scene_inputs(self.scenes, with_labels=False)
 
     def outputs(self) -> list[str]:
+        if self.part is not None:  # each analyzer's partial result
+            return [_join(self.command_uri, f"analyzer-{k}.npz") for k in range(len(self.analyzers))]
         return [_join(self.command_uri, n) for a in self.analyzers for n in a.output_names()]
 
 
@@ -151,6 +179,8 @@ class ChipCommandConfig(CommandConfig):
         return _scene_inputs(scenes) + _stats_inputs(scenes)
 
     def outputs(self) -> list[str]:
+        if self.part is not None:  # a part's chips, listed by its part.json (written last)
+            return [_join(self.command_uri, "part.json")]
         return [_join(self.command_uri, "chips.json")]
 
 
@@ -185,10 +215,19 @@ class PredictCommandConfig(CommandConfig):
     scenes: tuple[SceneConfig, ...] = field(factory=tuple, doc="scenes to predict")
 
     def inputs(self) -> list[str]:
-        return [self.backend.model_output_uri()] + _scene_inputs(self.scenes, with_labels=False) + _stats_inputs(self.scenes)
+        scenes = self.part_scenes()
+        return [self.backend.model_output_uri()] + _scene_inputs(scenes, with_labels=False) + _stats_inputs(scenes)
 
     def outputs(self) -> list[str]:
-        return [u for s in self.scenes for u in s.label_store.output_uris()]
+        return [u for s in self.part_scenes() for u in s.label_store.output_uris()]
+
+    def part_scenes(self) -> tuple[SceneConfig, ...]:
+        """The scenes this command predicts: all of them, or a part's share of a split PREDICT."""
+        if self.part is None:
+            return self.scenes
+        from rv.command.split import share
+
+        return tuple(self.scenes[i] for i in share(len(self.scenes), self.part, self.parts))
 
 
 @attrs.frozen
@@ -257,7 +296,7 @@ def _task_for(command: str, task: TaskConfig) -> TaskConfig:
     if command in (keys.CHIP, keys.TRAIN):
         for f in attrs.fields(type(task)):
             if f.name in ("predict_options", "predict_batch_size", "predict_debug_uri"):
-                changes[f.name] = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
+                changes[f.name] = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default  # type: ignore[arg-type]  # attrs.Factory is a class
     return attrs.evolve(task, **changes)
 
 
@@ -305,18 +344,34 @@ def commands_for_experiment(experiment, commands: list[str] | None = None) -> li
     out: list[CommandConfig] = []
     common = lambda cmd: {"key": e.command_key(cmd), "command_uri": e.command_uri(cmd), "experiment_id": e.id}  # noqa: E731
     if A in wanted and e.analyzers:
-        out.append(AnalyzeCommandConfig(**common(A), analyzers=e.analyzers,
-                                        scenes=_scenes_for(A, ds.train_scenes + ds.validation_scenes)))
+        out.append(
+            AnalyzeCommandConfig(
+                **common(A), analyzers=e.analyzers, scenes=_scenes_for(A, ds.train_scenes + ds.validation_scenes)
+            )
+        )
     if C in wanted:
-        out.append(ChipCommandConfig(**common(C), task=_task_for(C, e.task), train_scenes=_scenes_for(C, ds.train_scenes),
-                                     validation_scenes=_scenes_for(C, ds.validation_scenes), augmentors=ds.augmentors))
+        out.append(
+            ChipCommandConfig(
+                **common(C),
+                task=_task_for(C, e.task),
+                train_scenes=_scenes_for(C, ds.train_scenes),
+                validation_scenes=_scenes_for(C, ds.validation_scenes),
+                augmentors=ds.augmentors,
+            )
+        )
     if T in wanted:
-        out.append(TrainCommandConfig(**common(T), task=_task_for(T, e.task), backend=_backend_for(T, e.backend),
-                                      stats_uri=train_stats_uri))
+        out.append(
+            TrainCommandConfig(
+                **common(T), task=_task_for(T, e.task), backend=_backend_for(T, e.backend), stats_uri=train_stats_uri
+            )
+        )
     predicted = ds.validation_scenes + ds.test_scenes
     if P in wanted and predicted:
-        out.append(PredictCommandConfig(**common(P), task=_task_for(P, e.task), backend=_backend_for(P, e.backend),
-                                        scenes=predicted))
+        out.append(
+            PredictCommandConfig(
+                **common(P), task=_task_for(P, e.task), backend=_backend_for(P, e.backend), scenes=predicted
+            )
+        )
     if E in wanted and predicted and e.evaluators:
         out.append(EvalCommandConfig(**common(E), task=_task_for(E, e.task), evaluators=e.evaluators, scenes=predicted))
     if keys.BUNDLE in wanted:
@@ -324,7 +379,15 @@ def commands_for_experiment(experiment, commands: list[str] | None = None) -> li
         # the label store of the predicted scenes without its URI (so a bundle writes what PREDICT
         # writes: polygons, scores, RGB). Ground truth and AOIs would make loading it need their plugins.
         store = next((s.label_store for s in predicted + ds.train_scenes if s.label_store is not None), None)
-        template = attrs.evolve((ds.validation_scenes + ds.train_scenes)[0], label_source=None, aoi_uris=(),
-                                label_store=None if store is None else attrs.evolve(store, uri=None))
-        out.append(BundleCommandConfig(**common(keys.BUNDLE), task=e.task, backend=e.backend, scene=template, stats_uri=stats_uri))
+        template = attrs.evolve(
+            (ds.validation_scenes + ds.train_scenes)[0],
+            label_source=None,
+            aoi_uris=(),
+            label_store=None if store is None else attrs.evolve(store, uri=None),
+        )
+        out.append(
+            BundleCommandConfig(
+                **common(keys.BUNDLE), task=e.task, backend=e.backend, scene=template, stats_uri=stats_uri
+            )
+        )
     return out

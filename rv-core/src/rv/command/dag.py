@@ -33,7 +33,7 @@ class PlannedCommand:
 
     @property
     def name(self) -> str:
-        return f"{self.config.command_type} {self.config.key}"
+        return self.config.display_name
 
 
 @attrs.define
@@ -67,8 +67,11 @@ def stamp_is_current(config: CommandConfig, stamp: dict[str, Any] | None) -> boo
     """Whether ``stamp`` records ``config`` (same hash) and every output of it exists."""
     from rv import file_utils
 
-    return (stamp is not None and stamp.get("hash") == config.config_hash()
-            and all(file_utils.exists(u) for u in config.outputs()))
+    return (
+        stamp is not None
+        and stamp.get("hash") == config.config_hash()
+        and all(file_utils.exists(u) for u in config.outputs())
+    )
 
 
 def write_stamp(config: CommandConfig) -> None:
@@ -77,8 +80,16 @@ def write_stamp(config: CommandConfig) -> None:
 
     file_utils.write_text(
         config.stamp_uri,
-        json.dumps({"command": config.command_type, "key": config.key, "hash": config.config_hash(),
-                    "outputs": config.outputs(), "finished_at": time.time()}, indent=2),
+        json.dumps(
+            {
+                "command": config.command_type,
+                "key": config.key,
+                "hash": config.config_hash(),
+                "outputs": config.outputs(),
+                "finished_at": time.time(),
+            },
+            indent=2,
+        ),
     )
 
 
@@ -89,6 +100,7 @@ def build_plan(
     check_inputs: bool = True,
     check_outputs: bool = True,
     command_line: str | None = None,
+    splits: int = 1,
 ) -> CommandPlan:
     """Plan the commands of ``experiments`` (ExperimentConfigs).
 
@@ -97,6 +109,8 @@ def build_plan(
     the error names the upstream command and how to include it;
     ``command_line`` (e.g. ``"rv run local exp.py {commands}"``) is the
     suggestion shown, ``{commands}`` replaced by the command names to give.
+    ``splits`` > 1 runs CHIP, PREDICT and ANALYZE as that many parts plus a
+    merge (:mod:`rv.command.split`).
     """
     from rv import file_utils
 
@@ -184,6 +198,10 @@ def build_plan(
             pc.status, pc.reason = RUN, "an output is missing"
         else:
             pc.status, pc.reason = SKIP, "outputs exist from an identical config"
+    if splits > 1:
+        from rv.command.split import split_plan
+
+        return split_plan(plan, splits, rerun=rerun)
     return plan
 
 
@@ -200,7 +218,9 @@ def _raise_if_upstream_not_named(experiments, commands, missing: dict[str, list[
     if not upstream:
         return
     named = [c.upper() for c in commands]
-    lines = [f"{', '.join(missing[u])} read {u}, which {cfg.command_type} {cfg.key} writes" for u, cfg in upstream.items()]
+    lines = [
+        f"{', '.join(missing[u])} read {u}, which {cfg.command_type} {cfg.key} writes" for u, cfg in upstream.items()
+    ]
     wanted = [c for c in ALL_COMMANDS if c in named or any(cfg.command_type == c for cfg in upstream.values())]
     suggestion = (command_line or "rv run RUNNER EXPERIMENTS {commands}").replace(
         "{commands}", " ".join(c.lower() for c in wanted)
@@ -210,7 +230,8 @@ def _raise_if_upstream_not_named(experiments, commands, missing: dict[str, list[
     elsewhere = [u for u in missing if u not in upstream]
     also = (
         f" Also missing, and written by no command: {', '.join(elsewhere)} (fix the paths in the experiment)."
-        if elsewhere else ""
+        if elsewhere
+        else ""
     )
     raise ConfigError(
         f"A command you named needs the output of one you did not: {'; '.join(lines)}. "
@@ -232,21 +253,32 @@ def _upstream_finished_later(stamp: dict[str, Any] | None, upstream: list) -> st
 
 
 def _topological_order(planned: list[PlannedCommand]) -> list[int]:
+    """Indices of ``planned`` in dependency order; among the commands ready at once, pipeline order
+    (ANALYZE before CHIP ...) then the order they were planned in."""
+    import heapq
+    from graphlib import CycleError, TopologicalSorter
+
     from rv.keys import ALL_COMMANDS
 
     rank = {c: i for i, c in enumerate(ALL_COMMANDS)}
-    remaining = {i: set(pc.depends_on) for i, pc in enumerate(planned)}
+    sorter: TopologicalSorter[int] = TopologicalSorter({i: pc.depends_on for i, pc in enumerate(planned)})
+    try:
+        sorter.prepare()
+    except CycleError as e:
+        cycle = ", ".join(dict.fromkeys(planned[i].name for i in e.args[1]))
+        raise ConfigError(
+            f"The commands form a cycle (each reads what another writes): {cycle}. Check their input and output URIs."
+        ) from None
+    # One at a time, the smallest ready command first: a command made ready by the one just
+    # taken competes with those that were ready before it.
+    ready: list[tuple[int, int]] = []
     order: list[int] = []
-    while remaining:
-        ready = sorted((i for i, deps in remaining.items() if not deps), key=lambda i: (rank.get(planned[i].config.command_type, 99), i))
-        if not ready:
-            cycle = ", ".join(planned[i].name for i in remaining)
-            raise ConfigError(f"The commands form a cycle (each reads what another writes): {cycle}. Check their input and output URIs.")
-        i = ready[0]
+    while sorter.is_active():
+        for i in sorter.get_ready():
+            heapq.heappush(ready, (rank.get(planned[i].config.command_type, 99), i))
+        _, i = heapq.heappop(ready)
         order.append(i)
-        del remaining[i]
-        for deps in remaining.values():
-            deps.discard(i)
+        sorter.done(i)
     return order
 
 
@@ -257,7 +289,8 @@ def plan_text(plan: CommandPlan, verbosity: int = 0) -> str:
     lines = []
     for i, pc in enumerate(plan.commands):
         status = "" if pc.status == RUN else f"  [skipped: {pc.reason}]"
-        lines.append(f"{i}: {pc.config.command_type} {pc.config.key}  (experiments: {', '.join(pc.experiment_ids)}){status}")
+        merge = f" (merges {pc.config.parts} parts)" if pc.config.part is None and pc.config.parts > 1 else ""
+        lines.append(f"{i}: {pc.name}{merge}  (experiments: {', '.join(pc.experiment_ids)}){status}")
         if pc.depends_on:
             lines.append("   DEPENDS ON: " + ", ".join(f"{d}: {plan.commands[d].name}" for d in pc.depends_on))
         if verbosity >= 1:

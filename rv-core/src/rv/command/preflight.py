@@ -74,8 +74,7 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
     except Exception as e:  # noqa: BLE001
         problems.append(_describe(e))
     try:
-        if hasattr(raster_source, "check_complete"):
-            raster_source.check_complete()  # a truncated file: its last block cannot be read
+        raster_source.check_complete()  # a truncated file: its last block cannot be read
     except Exception as e:  # noqa: BLE001
         problems.append(_describe(e))
     raster_problems = len(problems)
@@ -84,8 +83,10 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
     if with_labels and scene_config.label_source is not None:
         try:
             label_source = scene_config.label_source.create(task, crs_transformer, extent, tmp_dir)
-            inner = getattr(label_source, "raster_source", None)
-            if hasattr(inner, "check_complete"):
+            from rv.data.raster_source.raster_source import RasterSource
+
+            inner = getattr(label_source, "raster_source", None)  # a label source read from a raster
+            if isinstance(inner, RasterSource):
                 inner.check_complete()
             if read_labels and hasattr(label_source, "get_labels"):
                 label_source.get_labels()

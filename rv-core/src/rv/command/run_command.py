@@ -7,6 +7,7 @@ import tempfile
 
 from rv.command.command_config import CommandConfig
 from rv.errors import ConfigError
+from rv.run_output import LOG_NAME, RUNNING_PREFIX, CommandLog, current_run
 
 
 def command_config_json(config: CommandConfig, pm=None) -> str:
@@ -74,38 +75,89 @@ def run_command(uri: str, tmp_dir: str | None = None, planned_at: float | None =
     came from another run); by default it is read from :data:`PLANNED_AT_ENV`,
     which the ``local`` runner sets for its subprocesses. The ``inprocess``
     runner calls this function directly and passes it.
+
+    What the command prints is also written to ``log.txt`` beside ``uri`` (the
+    command's folder), atomically when it ends, failed or not (with its error
+    last); a command another run finished leaves that run's log.
     """
     import os
 
+    from rv import file_utils
     from rv.command.command_config import command_implementation
     from rv.command.dag import read_stamp, stamp_is_current, write_stamp
     from rv.command.lock import CommandLock
     from rv.settings import tmp_dir as default_tmp_dir
 
-    config = load_command(uri)
-    # Looked up before anything runs: an unknown command type is named, not a traceback.
-    implementation = command_implementation(config.command_type)
-    name = f"{config.command_type} {config.key}"
-    before = read_stamp(config.stamp_uri)
-    with CommandLock(config.command_uri, name):
-        stamp = read_stamp(config.stamp_uri)
-        if planned_at is None:
-            planned_at = _float_or_none(os.environ.get(PLANNED_AT_ENV))
-        done_elsewhere = stamp is not None and (
-            stamp != before
-            or (planned_at is not None and isinstance(stamp.get("finished_at"), (int, float))
-                and stamp["finished_at"] > planned_at)
-        )
-        if done_elsewhere and stamp_is_current(config, stamp):
-            print(f"rv: {name} was finished by another run meanwhile; not running it again", file=sys.stderr,
-                  flush=True)
-            return config
-        print(f"rv: running {name}", file=sys.stderr, flush=True)
-        with tempfile.TemporaryDirectory(dir=tmp_dir or default_tmp_dir(),
-                                         prefix=f"rv-{config.command_type.lower()}-") as tmp:
+    if launched_rank() > 0:
+        # One of the processes torchrun or srun started for a multi-process command (TRAIN on
+        # several GPUs): process 0 holds the lock and writes the log and the stamp, this one
+        # only does its share of the work.
+        config = load_command(uri)
+        implementation = command_implementation(config.command_type)
+        with tempfile.TemporaryDirectory(dir=tmp_dir or default_tmp_dir(), prefix="rv-rank-") as tmp:
             implementation(config, tmp)
-        write_stamp(config)
+        return config
+    if not file_utils.exists(uri):
+        load_command(uri)  # the error naming the missing file, and no log left in a folder made for it
+    # Everything the command prints, its error included, also goes to log.txt beside its config and
+    # outputs (<root>/<command>/<key>/log.txt), whatever runs it: local, inprocess, a cluster's job.
+    with CommandLog(command_log_uri(uri)) as log:
+        config = load_command(uri)
+        # Looked up before anything runs: an unknown command type is named, not a traceback.
+        implementation = command_implementation(config.command_type)
+        name = f"{config.command_type} {config.key}"
+        before = read_stamp(config.stamp_uri)
+        with CommandLock(config.command_uri, name):
+            stamp = read_stamp(config.stamp_uri)
+            if planned_at is None:
+                planned_at = _float_or_none(os.environ.get(PLANNED_AT_ENV))
+            done_elsewhere = stamp is not None and (
+                stamp != before
+                or (
+                    planned_at is not None
+                    and isinstance(stamp.get("finished_at"), (int, float))
+                    and stamp["finished_at"] > planned_at
+                )
+            )
+            if done_elsewhere and stamp_is_current(config, stamp):
+                log.discard()  # the log of the run that did it stays
+                print(
+                    f"rv: {name} was finished by another run meanwhile; not running it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return config
+            run = current_run()
+            if run is None or run.verbosity > 0:
+                print(f"{RUNNING_PREFIX}{name}", file=sys.stderr, flush=True)
+            else:  # in this process within rv run (inprocess): its runner says it starts, the log says it too
+                log.log_only(f"{RUNNING_PREFIX}{name}")
+            with tempfile.TemporaryDirectory(
+                dir=tmp_dir or default_tmp_dir(), prefix=f"rv-{config.command_type.lower()}-"
+            ) as tmp:
+                implementation(config, tmp)
+            write_stamp(config)
     return config
+
+
+def command_log_uri(config_uri: str) -> str:
+    """The log of the command whose config is ``config_uri``: ``log.txt`` beside it, in the command's folder."""
+    parent, _, _ = config_uri.rpartition("/")
+    return f"{parent or '.'}/{LOG_NAME}"
+
+
+def launched_rank() -> int:
+    """This process's rank among the processes a launcher started for one command (torchrun's
+    ``RANK`` when ``WORLD_SIZE`` is above 1; ``srun`` launches map Slurm's ``SLURM_PROCID`` to it),
+    0 when none did."""
+    import os
+
+    try:
+        if int(os.environ.get("WORLD_SIZE") or 1) > 1:
+            return int(os.environ.get("RANK") or 0)
+    except ValueError:
+        pass  # the training engine names bad launch variables
+    return 0
 
 
 def _float_or_none(value: str | None) -> float | None:

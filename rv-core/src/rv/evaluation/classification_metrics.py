@@ -35,6 +35,10 @@ weight. Per-scene evaluations merge into the overall one by summing their
 confusion matrices (and, for detection, their match records), never by
 averaging per-scene metrics.
 
+**TRAIN's validation** scores its chips with these same evaluations, so
+``log.csv`` and ``eval.json`` share names and definitions:
+:meth:`ConfusionMatrixEvaluation.flat_metrics` gives the log's columns.
+
 **Warnings.** Some ground truths make every score meaningless, and
 :meth:`ConfusionMatrixEvaluation.warnings` says so in plain sentences
 (``eval.json``'s ``warnings`` list, empty when there is nothing to say):
@@ -56,6 +60,9 @@ from rv.core.class_map import IGNORE_CLASS_ID
 from rv.errors import DataError
 
 E = TypeVar("E", bound="ConfusionMatrixEvaluation")
+
+#: float entries of ``overall`` that are settings of the evaluation, not scores
+_SETTINGS = ("score_threshold",)
 
 
 def safe_divide(numerator: Any, denominator: Any) -> np.ndarray:
@@ -204,6 +211,22 @@ class ConfusionMatrixEvaluation:
         combined = np.asarray(gt_indices, dtype=np.int64).ravel() * n + np.asarray(pred_indices, np.int64).ravel()
         self.confusion += np.bincount(combined, minlength=n * n).reshape(n, n)
 
+    def add_confusion(self, counts: Any) -> None:
+        """Add a matrix of counts in class-map order (rows ground truth, columns prediction).
+
+        ``counts`` is ``K × K`` (every item got a class) or ``(K+1) × (K+1)``
+        with the trailing *none* row and column. For callers that count on
+        their own, e.g. TRAIN's validation on the accelerator.
+        """
+        m = np.asarray(counts)
+        k = self.num_classes
+        if m.shape not in ((k, k), (k + 1, k + 1)) or not np.issubdtype(m.dtype, np.integer) or (m < 0).any():
+            raise DataError(
+                f"A confusion matrix of shape {m.shape} and dtype {m.dtype} was given for {k} classes; give "
+                f"non-negative integer counts of shape ({k}, {k}) or ({k + 1}, {k + 1})."
+            )
+        self.confusion[: m.shape[0], : m.shape[1]] += m.astype(np.int64)
+
     # --------------------------------------------------------------- merging
 
     def merge(self: E, other: E) -> E:
@@ -283,6 +306,20 @@ class ConfusionMatrixEvaluation:
         out["gt_count"] = int(m["gt_count"].sum())
         out["pred_count"] = int(m["pred_count"].sum())
         out.update(self._extra_overall_metrics(m))
+        return out
+
+    def flat_metrics(self) -> dict[str, float]:
+        """The scores of :meth:`overall` and :meth:`class_rows` in one flat dict (TRAIN's ``log.csv`` columns).
+
+        Overall scores keep their ``eval.json`` names (``precision``,
+        ``recall``, ``f1``, and by task ``iou``, ``miou``, ``ap50``,
+        ``map50``, ``map``); a class's scores are ``<score>_<class name>``
+        (``f1_building``, ``ap50_tree``). Counts and settings are left out.
+        """
+        out = {k: float(v) for k, v in self.overall().items() if isinstance(v, float) and k not in _SETTINGS}
+        for row in self.class_rows():
+            name = row["class_name"]
+            out.update({f"{k}_{name}": float(v) for k, v in row.items() if isinstance(v, float)})
         return out
 
     def warnings(self) -> list[str]:

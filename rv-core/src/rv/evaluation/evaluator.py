@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +31,7 @@ from rv.evaluation.chip_classification_evaluation import ChipClassificationEvalu
 from rv.evaluation.classification_metrics import ConfusionMatrixEvaluation, EvaluationReport
 from rv.evaluation.object_detection_evaluation import ObjectDetectionEvaluation, evaluate_object_detection
 from rv.evaluation.semantic_segmentation_evaluation import SemanticSegmentationEvaluation
+from rv.run_output import say_warning
 
 EVAL_JSON = "eval.json"
 CONFUSION_MATRIX_PNG = "confusion_matrix.png"
@@ -113,7 +113,7 @@ class Evaluator(ABC):
             )
         write_evaluation(report, self.output_uri, plot=self.plot)
         for warning in report.warnings():
-            print(f"rv: warning: {warning}", file=sys.stderr, flush=True)
+            say_warning(warning)
         return report
 
 
@@ -129,6 +129,17 @@ def _ground_truth_and_predictions(scene: Any) -> tuple[Any, Any]:
                 "a label source and a label store, or leave it out of the evaluation."
             )
     return scene.label_source, scene.label_store
+
+
+def _labels_centred_in_aoi(scene: Any) -> tuple[Any, Any]:
+    """The scene's ground-truth and predicted labels (boxes or cells), each kept where its centre lies in
+    the scene's AOI (all of them without an AOI): the same rule for both sides."""
+    label_source, label_store = _ground_truth_and_predictions(scene)
+    gt, pred = label_source.get_labels(), label_store.get_labels()
+    if scene.aoi_polygons is not None:
+        gt = gt.filter_by_aoi(scene.aoi_polygons, mode="center")
+        pred = pred.filter_by_aoi(scene.aoi_polygons, mode="center")
+    return gt, pred
 
 
 class SemanticSegmentationEvaluator(Evaluator):
@@ -179,11 +190,7 @@ class ObjectDetectionEvaluator(Evaluator):
         self.score_threshold = score_threshold
 
     def evaluate_scene(self, scene: Any) -> ObjectDetectionEvaluation:
-        label_source, label_store = _ground_truth_and_predictions(scene)
-        gt, pred = label_source.get_labels(), label_store.get_labels()
-        if scene.aoi_polygons is not None:
-            gt = gt.filter_by_aoi(scene.aoi_polygons, mode="center")
-            pred = pred.filter_by_aoi(scene.aoi_polygons, mode="center")
+        gt, pred = _labels_centred_in_aoi(scene)
         return evaluate_object_detection(gt, pred, self.class_map, score_threshold=self.score_threshold)
 
 
@@ -194,9 +201,5 @@ class ChipClassificationEvaluator(Evaluator):
     """
 
     def evaluate_scene(self, scene: Any) -> ChipClassificationEvaluation:
-        label_source, label_store = _ground_truth_and_predictions(scene)
-        gt, pred = label_source.get_labels(), label_store.get_labels()
-        if scene.aoi_polygons is not None:
-            gt = gt.filter_by_aoi(scene.aoi_polygons, mode="center")
-            pred = pred.filter_by_aoi(scene.aoi_polygons, mode="center")
+        gt, pred = _labels_centred_in_aoi(scene)
         return evaluate_chip_classification(gt, pred, self.class_map)

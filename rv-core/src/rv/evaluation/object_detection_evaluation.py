@@ -31,8 +31,8 @@ counts as ``[gt class, predicted class]``; any other unmatched prediction
 is a false positive ``[background, predicted class]`` and any other unmatched
 ground-truth box a false negative ``[gt class, background]``.
 
-Candidate pairs come from a shapely ``STRtree`` query of the box envelopes,
-and IoU is computed vectorized on those pairs only, so time and memory grow
+Overlapping pairs come from a shapely ``STRtree`` query of the box envelopes
+(:func:`rv.core.box.intersecting_pairs`), and IoU is computed on those pairs only, so time and memory grow
 with the number of overlapping pairs rather than with ``gt × predictions``.
 """
 
@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from rv.core.box import areas, boxes_to_shapely
+from rv.core.box import intersecting_pairs
 from rv.errors import DataError
-from rv.evaluation.classification_metrics import ConfusionMatrixEvaluation, safe_divide
+from rv.evaluation.classification_metrics import ConfusionMatrixEvaluation
 
 #: The IoU thresholds of COCO's AP@[.5:.95].
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -71,26 +71,14 @@ def _check_boxes(boxes: Any, what: str) -> np.ndarray:
 
 
 def overlapping_pairs(gt_boxes: np.ndarray, pred_boxes: np.ndarray, min_iou: float) -> tuple[np.ndarray, ...]:
-    """Index pairs ``(pred, gt)`` of boxes with IoU ≥ ``min_iou``, and their IoU.
+    """Index pairs ``(pred, gt)`` of boxes with IoU ≥ ``min_iou`` (> 0), and their IoU.
 
-    Candidates are the pairs whose envelopes intersect (shapely ``STRtree``),
-    IoU is computed on those pairs only. Returns ``(pred_idx, gt_idx, iou)``.
+    The overlapping pairs come from :func:`rv.core.box.intersecting_pairs`
+    (a shapely ``STRtree``). Returns ``(pred_idx, gt_idx, iou)``.
     """
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
-    if len(gt_boxes) == 0 or len(pred_boxes) == 0:
-        return empty
-    import shapely
-
-    tree = shapely.STRtree(boxes_to_shapely(gt_boxes))
-    pred_idx, gt_idx = tree.query(boxes_to_shapely(pred_boxes))
-    # Column by column on the candidate pairs: no (pairs, 4) temporaries.
-    g, p = gt_boxes.T, pred_boxes.T
-    inter_h = np.minimum(g[2][gt_idx], p[2][pred_idx]) - np.maximum(g[0][gt_idx], p[0][pred_idx])
-    inter_w = np.minimum(g[3][gt_idx], p[3][pred_idx]) - np.maximum(g[1][gt_idx], p[1][pred_idx])
-    inter = np.clip(inter_h, 0, None) * np.clip(inter_w, 0, None)
-    iou = safe_divide(inter, areas(gt_boxes)[gt_idx] + areas(pred_boxes)[pred_idx] - inter)
+    pred_idx, gt_idx, _, iou = intersecting_pairs(pred_boxes, gt_boxes)
     keep = iou >= min_iou
-    return pred_idx[keep].astype(np.int64, copy=False), gt_idx[keep].astype(np.int64, copy=False), iou[keep]
+    return pred_idx[keep], gt_idx[keep], iou[keep]
 
 
 def greedy_match(pair_pred: np.ndarray, pair_gt: np.ndarray, num_preds: int) -> np.ndarray:

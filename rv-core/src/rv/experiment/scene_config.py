@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from rv.config import Config, ConfigBuilder, field
 from rv.data.label_source.label_source_config import LabelSourceConfig
 from rv.data.label_store.label_store_config import LabelStoreConfig
-from rv.data.raster_source.raster_source_config import RasterSourceConfig
+from rv.data.raster_source.raster_source_config import RasterSourceConfig, RasterSourceConfigBuilder
 from rv.errors import ConfigError
 
 
@@ -110,7 +110,7 @@ class SceneConfigBuilder(ConfigBuilder):
             source = builder
         if isinstance(source, ConfigBuilder):
             if channel_order is not None:
-                source = source.with_channel_order(channel_order)
+                source = cast(RasterSourceConfigBuilder, source).with_channel_order(channel_order)
             source = source.build()
         elif channel_order is not None:
             source = attrs.evolve(source, channel_order=tuple(channel_order))

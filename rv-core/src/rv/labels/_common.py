@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 
@@ -14,9 +15,9 @@ class concat_method:
     ``a.concatenate(b)`` never silently drops ``a``.
     """
 
-    def __init__(self, func):
+    def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # a descriptor, not a function
 
     def __get__(self, instance: Any, owner: type) -> Any:
         if instance is None:

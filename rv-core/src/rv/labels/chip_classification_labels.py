@@ -83,20 +83,21 @@ class ChipClassificationLabels:
         )
 
     @concat_method
-    def concatenate(cls, *labels: ChipClassificationLabels | Iterable[ChipClassificationLabels]):
+    def concatenate(cls: Any, *labels: ChipClassificationLabels | Iterable[ChipClassificationLabels]):
         """All cells of several labels (``ChipClassificationLabels.concatenate(a, b)`` or ``a.concatenate(b)``).
 
         Scores are kept only when every input has them.
         """
-        if len(labels) == 1 and not isinstance(labels[0], ChipClassificationLabels):
-            labels = tuple(labels[0])
-        if not labels:
+        items: list[ChipClassificationLabels] = []
+        for item in labels:
+            items.extend([item] if isinstance(item, ChipClassificationLabels) else item)
+        if not items:
             return cls.make_empty()
-        with_scores = all(lab.scores is not None for lab in labels)
+        with_scores = all(lab.scores is not None for lab in items)
         return cls(
-            np.concatenate([lab.cells for lab in labels]),
-            np.concatenate([lab.class_ids for lab in labels]),
-            np.concatenate([lab.scores for lab in labels]) if with_scores else None,
+            np.concatenate([lab.cells for lab in items]),
+            np.concatenate([lab.class_ids for lab in items]),
+            np.concatenate([lab.scores for lab in items]) if with_scores else None,
         )
 
     def filter_by_aoi(self, aoi_polygons: Any, mode: str = "within") -> ChipClassificationLabels:

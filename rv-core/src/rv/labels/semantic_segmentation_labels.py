@@ -74,7 +74,7 @@ class SemanticSegmentationLabels:
     def get_label_arr(self, window: Box, fill: int = IGNORE_CLASS_ID) -> np.ndarray:
         """``uint8 (H, W)`` class ids of ``window`` composed from the stored pieces; ``fill`` (255) where none."""
         window = window.to_int()
-        out = np.full((window.height, window.width), fill, dtype=np.uint8)
+        out = np.full((int(window.height), int(window.width)), fill, dtype=np.uint8)
         for lw in self._windows:
             inter = lw.window.intersection(window)
             if inter is None:
@@ -91,7 +91,7 @@ class SemanticSegmentationLabels:
         if not with_scores:
             return None
         num_classes = with_scores[0].scores.shape[2]  # type: ignore[union-attr]
-        out = np.full((window.height, window.width, num_classes), np.nan, dtype=np.float32)
+        out = np.full((int(window.height), int(window.width), num_classes), np.nan, dtype=np.float32)
         for lw in with_scores:
             inter = lw.window.intersection(window)
             if inter is None:

@@ -37,16 +37,19 @@ class InProcessRunner(Runner):
     runs_here = True
 
     def run(self, plan: CommandPlan, options: RunOptions) -> None:
-        from rv.command.run_command import run_command
+        from rv.command.run_command import command_log_uri, run_command
 
         todo = plan.to_run()
         if not todo:
             say_nothing_to_run()
             return
         if options.parallelism > 1:
-            print(f"rv: the inprocess runner runs one command at a time; -j {options.parallelism} is ignored "
-                  f"(rv run local -j {options.parallelism} runs independent commands in parallel).",
-                  file=sys.stderr, flush=True)
+            print(
+                f"rv: the inprocess runner runs one command at a time; -j {options.parallelism} is ignored "
+                f"(rv run local -j {options.parallelism} runs independent commands in parallel).",
+                file=sys.stderr,
+                flush=True,
+            )
         write_command_configs(plan)
         index = {id(pc): i for i, pc in enumerate(plan.commands)}
         # plan.commands is in topological order: each command's dependencies come before it.
@@ -57,11 +60,12 @@ class InProcessRunner(Runner):
                 try:
                     run_command(pc.config.config_uri, options.tmp_dir, planned_at=plan.made_at)
                 except Exception as e:
-                    status.finish(i, ok=False)
+                    log_path = command_log_uri(pc.config.config_uri)  # run_command wrote it, error included
+                    status.finish(i, ok=False, log_path=log_path)
                     if not isinstance(e, RVError):
                         # Not one of rv's explained errors: the traceback is what the local
                         # runner's log would hold, so it is shown before the run stops.
                         traceback.print_exc(file=sys.stderr)
                     cause = str(e) if isinstance(e, RVError) else f"{type(e).__name__}: {e}"
-                    raise command_failed_error(pc, f"in this process: {cause.rstrip().rstrip('.')}") from e
+                    raise command_failed_error(pc, f"in this process: {cause.rstrip().rstrip('.')}", log_path) from e
                 status.finish(i, ok=True)

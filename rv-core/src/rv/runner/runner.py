@@ -146,7 +146,7 @@ class CommandStatusDisplay:
         if self.progress is not None and text:
             self._describe(i, "running: " + (text if len(text) <= 60 else text[:59] + "…"))
 
-    def finish(self, i: int, ok: bool, log_path: Path | None = None) -> None:
+    def finish(self, i: int, ok: bool, log_path: str | Path | None = None) -> None:
         seconds = time.monotonic() - self.started.get(i, time.monotonic())
         state = f"done ({seconds:.1f} s)" if ok else f"failed after {seconds:.1f} s" + (
             f" (log: {log_path})" if log_path else "")

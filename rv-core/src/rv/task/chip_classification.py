@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rv.core.box import Box
 from rv.task.task import Task, pixel_window
 
+if TYPE_CHECKING:
+    from rv.data.scene import Scene
+
 
 class ChipClassification(Task):
     """Chips are the label source's cells, each with one class id."""
 
-    def get_train_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+    def get_train_windows(self, scene: Scene, rng: np.random.Generator) -> list[Box]:
         labels = scene.label_source.get_labels()
         if scene.aoi_polygons is not None:
             labels = labels.filter_by_aoi(scene.aoi_polygons)
@@ -25,7 +28,7 @@ class ChipClassification(Task):
         }
         return labels.get_cells()
 
-    def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
+    def get_train_labels(self, window: Box, scene: Scene, valid: np.ndarray) -> dict[str, np.ndarray] | None:
         classes = getattr(self, "_class_by_window", None)
         if classes is not None:
             class_id = classes.get(pixel_window(window).to_tuple())

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rv.core.box import Box, ioa_matrix
 from rv.task.task import Task, sliding_stride
 
+if TYPE_CHECKING:
+    from rv.data.scene import Scene
+
 
 class ObjectDetection(Task):
     """Chips are windows with the boxes that lie (mostly) inside them."""
 
-    def get_train_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+    def get_train_windows(self, scene: Scene, rng: np.random.Generator) -> list[Box]:
         opts = self.config.chip_options
         extent = scene.extent
         size = self.chip_size
@@ -61,7 +64,7 @@ class ObjectDetection(Task):
                     neg.append(w)
         return pos + neg
 
-    def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
+    def get_train_labels(self, window: Box, scene: Scene, valid: np.ndarray) -> dict[str, np.ndarray] | None:
         opts = self.config.chip_options
         labels = scene.label_source.get_labels(window)
         if scene.aoi_polygons is not None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID
 from rv.task.task import Task, mask_labels, sliding_stride
+
+if TYPE_CHECKING:
+    from rv.data.scene import Scene
 
 
 class SemanticSegmentation(Task):
@@ -27,7 +30,7 @@ class SemanticSegmentation(Task):
         is_target[self._target_ids()] = True
         return is_target
 
-    def get_train_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+    def get_train_windows(self, scene: Scene, rng: np.random.Generator) -> list[Box]:
         opts = self.config.chip_options
         extent = scene.extent
         size = self.chip_size
@@ -57,7 +60,7 @@ class SemanticSegmentation(Task):
                 kept.append(window)
         return kept
 
-    def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
+    def get_train_labels(self, window: Box, scene: Scene, valid: np.ndarray) -> dict[str, np.ndarray] | None:
         arr = scene.label_source.get_label_arr(window)
         # Most windows are valid throughout: then the label array is the chip's labels as is.
         labels = np.asarray(arr, dtype=np.uint8) if valid.all() else mask_labels(arr, valid)

@@ -8,12 +8,15 @@ nodata and the outside of the AOI, augment, write) lives here once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID
+
+if TYPE_CHECKING:
+    from rv.data.scene import Scene
 
 
 class Task(ABC):
@@ -26,11 +29,11 @@ class Task(ABC):
 
     # -- what differs per task ------------------------------------------------
     @abstractmethod
-    def get_train_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+    def get_train_windows(self, scene: Scene, rng: np.random.Generator) -> list[Box]:
         """Windows of ``scene`` to turn into training chips."""
 
     @abstractmethod
-    def get_train_labels(self, window: Box, scene: Any, valid: np.ndarray) -> dict[str, np.ndarray] | None:
+    def get_train_labels(self, window: Box, scene: Scene, valid: np.ndarray) -> dict[str, np.ndarray] | None:
         """The chip's label arrays (chip-format names), or None to drop the chip.
 
         ``valid`` is a ``(H, W)`` bool array: True where the pixel has data and
@@ -42,24 +45,22 @@ class Task(ABC):
         return False
 
     # -- shared --------------------------------------------------------------
-    def windows_in_aoi(self, scene: Any, windows: list[Box], mode: str = "intersects") -> list[Box]:
+    def windows_in_aoi(self, scene: Scene, windows: list[Box], mode: str = "intersects") -> list[Box]:
         if scene.aoi_polygons is None:
             return windows
         return [w for w in windows if scene.window_in_aoi(w, mode=mode)]
 
-    def read_order(self, scene: Any, windows: list[Box]) -> list[Box]:
+    def read_order(self, scene: Scene, windows: list[Box]) -> list[Box]:
         """``windows`` in the order the chipping loop reads them: the one the raster source prefers.
 
-        A source with a ``read_order(windows)`` method (``GeoTIFFSource``: an
-        order that reuses GDAL's bounded block cache) decides; otherwise row
-        by row. Only the order changes, never which windows are chipped.
+        :meth:`rv.data.raster_source.raster_source.RasterSource.read_order`
+        decides (``GeoTIFFSource``: an order that reuses GDAL's bounded block
+        cache; row by row by default). Only the order changes, never which
+        windows are chipped.
         """
-        order = getattr(scene.raster_source, "read_order", None)
-        if order is not None:
-            return list(order(windows))
-        return sorted(windows, key=lambda w: (w.ymin, w.xmin))
+        return list(scene.raster_source.read_order(windows))
 
-    def get_chip_windows(self, scene: Any, rng: np.random.Generator) -> list[Box]:
+    def get_chip_windows(self, scene: Scene, rng: np.random.Generator) -> list[Box]:
         """The windows :meth:`chip_scene` chips: :meth:`get_train_windows` at whole pixels, in read order.
 
         Deterministic for a given ``rng`` state, so that processes sharing a
@@ -70,7 +71,7 @@ class Task(ABC):
         windows = [pixel_window(w) for w in self.get_train_windows(scene, rng)]
         return self.read_order(scene, windows)
 
-    def chip_windows(self, scene: Any, split: str, windows: list[Box], write: Any, augmentors: list[Any]) -> int:
+    def chip_windows(self, scene: Scene, split: str, windows: list[Box], write: Any, augmentors: list[Any]) -> int:
         """Chip the given whole-pixel ``windows`` of ``scene``: ``write(split, scene_id, image, mask,
         labels, window)`` per chip (windows without valid pixels or labels are skipped); returns the count.
 
@@ -103,7 +104,7 @@ class Task(ABC):
 
     def chip_scene(
         self,
-        scene: Any,
+        scene: Scene,
         split: str,
         write: Any,
         augmentors: list[Any],

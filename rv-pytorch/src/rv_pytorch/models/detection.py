@@ -29,9 +29,9 @@ from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
 from rv.errors import ConfigError
+from rv_pytorch.backend_config import DETECTORS as ARCHITECTURES
+from rv_pytorch.backend_config import MIN_STRIDES
 from rv_pytorch.models.encoder import create_encoder
-
-ARCHITECTURES = ("fcos", "retinanet", "faster_rcnn")
 
 
 class TimmFPNBackbone(nn.Module):
@@ -47,9 +47,7 @@ class TimmFPNBackbone(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.strides = list(encoder.feature_info.reduction())
-        self.fpn = FeaturePyramidNetwork(
-            list(encoder.feature_info.channels()), out_channels, extra_blocks=extra_blocks
-        )
+        self.fpn = FeaturePyramidNetwork(list(encoder.feature_info.channels()), out_channels, extra_blocks=extra_blocks)
         self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
@@ -82,8 +80,9 @@ class DetectionModel(nn.Module):
         # detectors use sigmoid scores and 0-based labels.
         self.label_offset = 1 if architecture == "faster_rcnn" else 0
 
-    def set_thresholds(self, score_thresh: float | None = None, nms_thresh: float | None = None,
-                       max_detections: int | None = None) -> None:
+    def set_thresholds(
+        self, score_thresh: float | None = None, nms_thresh: float | None = None, max_detections: int | None = None
+    ) -> None:
         """Set the detector's score threshold, NMS IoU and detections per image."""
         target = self.detector.roi_heads if self.architecture == "faster_rcnn" else self.detector
         if score_thresh is not None:
@@ -104,8 +103,7 @@ class DetectionModel(nn.Module):
             if targets is None:
                 raise ValueError("DetectionModel needs targets in training mode.")
             tv_targets = [
-                {"boxes": self._swap_xy(t["boxes"]), "labels": t["class_ids"] + self.label_offset}
-                for t in targets
+                {"boxes": self._swap_xy(t["boxes"]), "labels": t["class_ids"] + self.label_offset} for t in targets
             ]
             return self.detector(images, tv_targets)
         detections = self.detector(images)
@@ -152,7 +150,7 @@ def create_detection_model(
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"Unknown detection architecture {architecture!r}; choose from {ARCHITECTURES}.")
-    if min_stride not in (4, 8, 16):
+    if min_stride not in MIN_STRIDES:
         raise ConfigError(f"min_stride is {min_stride}; use 4, 8 or 16 (the finest FPN level's stride).")
     probe = create_encoder(encoder_name, in_channels=in_channels)
     strides = list(probe.feature_info.reduction())
@@ -180,26 +178,35 @@ def create_detection_model(
         image_mean=[0.0] * in_channels,
         image_std=[1.0] * in_channels,
     )
-    if architecture == "fcos":
-        anchors = AnchorGenerator(tuple((s,) for s in level_strides), ((1.0,),) * len(level_strides))
-        detector = FCOS(
-            backbone, num_classes, anchor_generator=anchors, score_thresh=score_thresh, nms_thresh=nms_thresh,
-            detections_per_img=max_detections, **common, **detector_kwargs,
-        )
-    elif architecture == "retinanet":
-        sizes = tuple(tuple(4 * s * 2 ** (k / 3) for k in range(3)) for s in level_strides)
-        anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(level_strides))
-        detector = RetinaNet(
-            backbone, num_classes, anchor_generator=anchors, score_thresh=score_thresh, nms_thresh=nms_thresh,
-            detections_per_img=max_detections, **common, **detector_kwargs,
+    if architecture in ("fcos", "retinanet"):
+        if architecture == "fcos":
+            anchors = AnchorGenerator(tuple((s,) for s in level_strides), ((1.0,),) * len(level_strides))
+        else:
+            sizes = tuple(tuple(4 * s * 2 ** (k / 3) for k in range(3)) for s in level_strides)
+            anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(level_strides))
+        detector = (FCOS if architecture == "fcos" else RetinaNet)(
+            backbone,
+            num_classes,
+            anchor_generator=anchors,
+            score_thresh=score_thresh,
+            nms_thresh=nms_thresh,
+            detections_per_img=max_detections,
+            **common,
+            **detector_kwargs,
         )
     else:
         anchors = AnchorGenerator(tuple((4 * s,) for s in level_strides), ((0.5, 1.0, 2.0),) * len(level_strides))
         roi_pool = MultiScaleRoIAlign([str(i) for i in range(len(level_strides) - 1)], 7, 2)
         detector = FasterRCNN(
-            backbone, num_classes + 1, rpn_anchor_generator=anchors, box_roi_pool=roi_pool,
-            box_score_thresh=score_thresh, box_nms_thresh=nms_thresh, box_detections_per_img=max_detections,
-            **common, **detector_kwargs,
+            backbone,
+            num_classes + 1,
+            rpn_anchor_generator=anchors,
+            box_roi_pool=roi_pool,
+            box_score_thresh=score_thresh,
+            box_nms_thresh=nms_thresh,
+            box_detections_per_img=max_detections,
+            **common,
+            **detector_kwargs,
         )
     detector.transform = _NativeResolutionTransform(**common)
     return DetectionModel(detector, architecture, num_classes)

@@ -1,19 +1,17 @@
-"""Semantic segmentation: weighted cross-entropy (+ optional Dice or Lovász), IoU/F1 metrics."""
+"""Semantic segmentation: weighted cross-entropy (+ optional Dice or Lovász); EVAL's pixel metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from rv.errors import ConfigError
-from rv_pytorch.metrics import IGNORE_INDEX, confusion_matrix, confusion_metrics, predicted_class
-from rv_pytorch.tasks.base import Evaluator, TorchTask
-
-LOSSES = ("ce", "ce+dice", "ce+lovasz")
+from rv.evaluation.semantic_segmentation_evaluation import SemanticSegmentationEvaluation
+from rv_pytorch.backend_config import SEGMENTATION_LOSSES as LOSSES
+from rv_pytorch.metrics import IGNORE_INDEX
+from rv_pytorch.tasks.base import ClassLogitsTask
 
 
 def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -60,7 +58,7 @@ def lovasz_softmax_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return torch.stack(losses).mean()
 
 
-class SemanticSegmentationTask(TorchTask):
+class SemanticSegmentationTask(ClassLogitsTask):
     """Per-pixel classification; labels 255 are ignored by loss and metrics.
 
     Args:
@@ -70,45 +68,20 @@ class SemanticSegmentationTask(TorchTask):
             ``"ce+lovasz"`` (plus the Lovász-softmax surrogate of IoU).
     """
 
-    monitor = "mIoU"
+    monitor = "miou"
+    target = "labels"
+    evaluation = SemanticSegmentationEvaluation
 
     def __init__(self, class_names: Sequence[str], class_weights: Sequence[float] | None = None, loss: str = "ce"):
-        super().__init__(class_names)
-        if class_weights is not None and len(class_weights) != self.num_classes:
-            raise ConfigError(
-                f"{len(class_weights)} class weights were given for {self.num_classes} classes "
-                f"{self.class_names}; give one weight per class."
-            )
+        super().__init__(class_names, class_weights)
         if loss not in LOSSES:
             raise ConfigError(f"Unknown segmentation loss {loss!r}; choose from {LOSSES}.")
-        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.loss_name = loss
 
     def criterion(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        weight = None if self.class_weights is None else self.class_weights.to(logits.device)
-        loss = F.cross_entropy(logits.float(), labels, weight=weight, ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(logits.float(), labels, weight=self.weight_on(logits.device), ignore_index=IGNORE_INDEX)
         if self.loss_name == "ce+dice":
             loss = loss + soft_dice_loss(logits, labels)
         elif self.loss_name == "ce+lovasz":
             loss = loss + lovasz_softmax_loss(logits, labels)
         return loss
-
-    def loss(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-        return self.criterion(model(batch["image"]), batch["labels"])
-
-    def evaluator(self) -> Evaluator:
-        return _SegmentationEvaluator(self)
-
-
-class _SegmentationEvaluator(Evaluator):
-    def __init__(self, task: SemanticSegmentationTask):
-        self.task = task
-        self.matrix = torch.zeros(task.num_classes, task.num_classes, dtype=torch.int64)
-
-    def update(self, model: nn.Module, batch: dict[str, Any]) -> float:
-        logits = model(batch["image"])
-        self.matrix += confusion_matrix(predicted_class(logits), batch["labels"], self.task.num_classes)
-        return float(self.task.criterion(logits, batch["labels"]))
-
-    def compute(self) -> dict[str, float]:
-        return confusion_metrics(self.matrix, self.task.class_names)

@@ -47,7 +47,9 @@ def read_bundle(path: str) -> BundleInfo:
             manifest = json.loads(zf.read("manifest.json"))
             config = json.loads(zf.read("bundle-config.json")) if "bundle-config.json" in names else {}
     except zipfile.BadZipFile as exc:
-        raise BundleError(f"{path} is not a zip file ({exc}): give the model-bundle.zip an experiment's BUNDLE wrote") from exc
+        raise BundleError(
+            f"{path} is not a zip file ({exc}): give the model-bundle.zip an experiment's BUNDLE wrote"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise BundleError(f"cannot read model bundle {path}: {exc}") from exc
     task_config = (config.get("config", config) or {}).get("task") or {}

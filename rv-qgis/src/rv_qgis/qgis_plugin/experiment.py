@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from .class_map import ClassInfo, read_classes
 
 #: (split, key of the dataset config, layer name prefix)
-SPLITS = (("train", "train_scenes", "train"), ("validation", "validation_scenes", "val"), ("test", "test_scenes", "test"))
+SPLITS = (
+    ("train", "train_scenes", "train"),
+    ("validation", "validation_scenes", "val"),
+    ("test", "test_scenes", "test"),
+)
 #: the kinds of layer a scene can give, in the order they are offered
 LAYER_KINDS = ("image", "ground_truth", "predictions", "aoi")
 RASTER_EXTENSIONS = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg")
@@ -36,6 +40,8 @@ class LayerSpec:
     uri: str
     #: bands to show as red, green, blue (1-based), for images
     rgb_bands: tuple[int, ...] = ()
+    #: how a vector label source reads each feature's class (its ``class_options``), for ground truth
+    class_options: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_raster(self) -> bool:
@@ -116,6 +122,16 @@ def _rgb_bands(raster_source) -> tuple[int, ...]:
     return ()
 
 
+def _class_options(label_source) -> dict | None:
+    """How a vector label source finds each feature's class: its ``class_options``, and its background class."""
+    if not isinstance(label_source, dict):
+        return None
+    options = label_source.get("class_options") or label_source.get("vector_source", {}).get("class_options")
+    if not isinstance(options, dict):
+        return None
+    return dict(options, background_class_id=label_source.get("background_class_id"))
+
+
 def polygons_uri(raster_uri: str) -> str:
     """Where a segmentation label store with ``vector_output`` writes its polygons: ``<uri stem>-polygons.geojson``."""
     stem, _ = os.path.splitext(raster_uri)
@@ -127,13 +143,14 @@ def scene_layers(scene: dict, prefix: str) -> list[LayerSpec]:
     base = f"{prefix}-{scene['id']}"
     layers = []
 
-    def add(name, kind, uris, rgb=()):
+    def add(name, kind, uris, rgb=(), class_options=None):
         for i, uri in enumerate(uris):
-            layers.append(LayerSpec(name if len(uris) == 1 else f"{name}-{i + 1}", kind, uri, rgb))
+            layers.append(LayerSpec(name if len(uris) == 1 else f"{name}-{i + 1}", kind, uri, rgb, class_options))
 
     raster_source = scene.get("raster_source")
     add(base, "image", _uris_of(raster_source), _rgb_bands(raster_source))
-    add(f"{base}-ground_truth", "ground_truth", _uris_of(scene.get("label_source")))
+    label_source = scene.get("label_source")
+    add(f"{base}-ground_truth", "ground_truth", _uris_of(label_source), class_options=_class_options(label_source))
     store = scene.get("label_store")
     predictions = _uris_of(store)
     add(f"{base}-predictions", "predictions", predictions)

@@ -1,46 +1,76 @@
-"""Local copies of remote files: an experiment's URIs may be ``http(s)://`` (standard library only).
+"""Local copies of an experiment's remote files, made by the configured ``rv`` (``rv qgis fetch``).
 
-A remote file is downloaded into the working directory
-(``<working dir>/<host>/<path>``) when absent, or when the server says it is
-newer than the local copy (``Last-Modified``), as Raster Vision's plugin did.
-Local paths and ``file://`` URIs are used in place.
+Local paths and ``file://`` URIs are used in place. Any other URI
+(``http(s)://``, ``s3://``, or a scheme an rv plugin adds) is fetched by
+``rv qgis fetch`` of the configured rv installation, with rv's own file
+systems and credentials, into the working directory
+(``<working dir>/<scheme>/<host>/<path>``): downloaded when there is no copy
+yet or when the remote file is newer than the copy. The plugin itself stays
+free of rv and its dependencies.
 """
 
 from __future__ import annotations
 
-import email.utils
+import json
 import os
-import shutil
+import tempfile
 import urllib.parse
-import urllib.request
+
+from .rv_runner import RvCanceled, RvNotFound, error_message, run_rv
 
 
 class FetchError(Exception):
     """A URI the plugin cannot read; the message names it and the fix."""
 
 
-def local_path(uri: str, working_dir: str) -> str:
-    """A local path for ``uri``: itself when local, else a fresh enough download in ``working_dir``."""
+def is_remote(uri: str) -> bool:
+    scheme = urllib.parse.urlparse(uri).scheme
+    return scheme not in ("", "file") and len(scheme) > 1  # "C:\..." is a local path
+
+
+def _local(uri: str) -> str:
     parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme in ("", "file") or len(parsed.scheme) == 1:  # "C:\..." is a local path too
-        return urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else uri
-    if parsed.scheme not in ("http", "https"):
-        raise FetchError(
-            f"cannot read {uri}: the QGIS plugin downloads http(s) URIs only; copy the experiment's root_uri "
-            f"locally (for example `aws s3 sync`) and pick the experiment JSON there"
-        )
-    target = os.path.join(working_dir, parsed.netloc, parsed.path.lstrip("/"))
+    return urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+def local_paths(uris: list[str], working_dir: str, feedback=None) -> tuple[dict[str, str], dict[str, str]]:
+    """Local paths for ``uris`` and the URIs that failed: ``({uri: path}, {uri: message})``.
+
+    Remote URIs are fetched in one ``rv qgis fetch`` run. :class:`FetchError`
+    when ``rv`` cannot run at all (absent, canceled, crashed).
+    """
+    paths = {uri: _local(uri) for uri in uris if not is_remote(uri)}
+    remote = list(dict.fromkeys(uri for uri in uris if is_remote(uri)))
+    if not remote:
+        return paths, {}
+    os.makedirs(working_dir, exist_ok=True)
+    fd, output = tempfile.mkstemp(prefix="rv-qgis-fetch-", suffix=".json", dir=working_dir)
+    os.close(fd)
     try:
-        with urllib.request.urlopen(urllib.request.Request(uri, method="HEAD"), timeout=30) as response:
-            modified = response.headers.get("Last-Modified")
-        if os.path.exists(target) and modified:
-            remote_time = email.utils.parsedate_to_datetime(modified).timestamp()
-            if remote_time <= os.path.getmtime(target):
-                return target
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with urllib.request.urlopen(uri, timeout=60) as response, open(target + ".part", "wb") as out:
-            shutil.copyfileobj(response, out)
-        os.replace(target + ".part", target)
-    except OSError as exc:
-        raise FetchError(f"cannot download {uri} into {working_dir}: {exc}") from exc
-    return target
+        try:
+            code, lines = run_rv(["qgis", "fetch", "--working-dir", working_dir, "--output", output, *remote], feedback)
+        except (RvNotFound, RvCanceled) as exc:
+            raise FetchError(f"cannot fetch {', '.join(remote)}: {exc}") from exc
+        try:
+            with open(output, encoding="utf-8") as f:
+                result = json.load(f)
+        except (OSError, ValueError):
+            result = None
+        if code != 0 or not isinstance(result, dict):
+            raise FetchError(
+                f"`rv qgis fetch` failed (exit code {code}) on {', '.join(remote)}; is rv-qgis installed beside "
+                f"the configured rv?\n{error_message(lines)}"
+            )
+    finally:
+        if os.path.exists(output):
+            os.remove(output)
+    paths.update(result.get("files") or {})
+    return paths, dict(result.get("errors") or {})
+
+
+def local_path(uri: str, working_dir: str, feedback=None) -> str:
+    """A local path for one ``uri`` (see :func:`local_paths`); :class:`FetchError` naming the URI when it fails."""
+    paths, errors = local_paths([uri], working_dir, feedback)
+    if uri in errors:
+        raise FetchError(f"cannot read {uri}: {errors[uri]}")
+    return paths[uri]

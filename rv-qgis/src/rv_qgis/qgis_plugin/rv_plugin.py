@@ -24,8 +24,11 @@ class RvPlugin:
         from qgis.PyQt.QtWidgets import QAction
 
         self.initProcessing()
-        for text, slot in (("Load experiment…", self.load_experiment), ("Predict…", self.predict),
-                           ("Configure…", self.configure)):
+        for text, slot in (
+            ("Load experiment…", self.load_experiment),
+            ("Predict…", self.predict),
+            ("Configure…", self.configure),
+        ):
             action = QAction(text, self.iface.mainWindow())
             action.triggered.connect(slot)
             self.iface.addPluginToMenu(MENU, action)
@@ -40,14 +43,17 @@ class RvPlugin:
             self.provider = None
 
     def load_experiment(self):
-        import processing
+        from .dialogs import LoadExperimentDialog
 
-        processing.execAlgorithmDialog("rv:load_experiment")
+        LoadExperimentDialog(self.iface, self.iface.mainWindow()).exec_()
 
     def predict(self):
-        import processing
+        from .dialogs import PredictDialog
 
-        processing.execAlgorithmDialog("rv:predict")
+        # Not modal: the prediction runs as a background task; the dialog stays to show and cancel it.
+        dialog = PredictDialog(self.iface, self.iface.mainWindow())
+        self.dialogs = [d for d in getattr(self, "dialogs", []) if d.isVisible() or d.task is not None] + [dialog]
+        dialog.show()
 
     def configure(self):
         from .configure_dialog import ConfigureDialog

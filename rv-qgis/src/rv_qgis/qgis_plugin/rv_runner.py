@@ -62,8 +62,14 @@ def run_rv(args: list[str], feedback=None, poll_seconds: float = 0.1) -> tuple[i
     if feedback is not None:
         feedback.pushCommandInfo(" ".join(command))
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, errors="replace", env=env, start_new_session=True,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        env=env,
+        start_new_session=True,
     )
     if feedback is not None:
         feedback.pushInfo(f"rv: started process {process.pid}")

@@ -7,6 +7,7 @@ import os
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsContrastEnhancement,
+    QgsExpression,
     QgsMultiBandColorRenderer,
     QgsPalettedRasterRenderer,
     QgsRasterLayer,
@@ -58,12 +59,70 @@ def _class_field(layer: QgsVectorLayer) -> str | None:
     return None
 
 
-def style_class_vector(layer: QgsVectorLayer, classes: list[ClassInfo]) -> None:
-    """A categorized renderer on the class id (or name): one category per class, its colour and name."""
-    field = _class_field(layer)
-    if field is None:
+def _quote(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _int_or_name(column: str, names: str) -> str:
+    """An expression: the column's value as a class id when it is an integer, else looked up as a class name."""
+    text = f"trim(to_string({column}))"
+    return f"if(regexp_match({text}, '^-?[0-9]+$'), to_int({text}), map_get({names}, lower({text})))"
+
+
+def class_expression(layer: QgsVectorLayer, classes: list[ClassInfo], options: dict) -> str | None:
+    """A QGIS expression giving each feature's class id by the rules of rv's GeoJSON class resolver.
+
+    In order: ``property_name`` (through ``property_mapping`` when given), ``class_id_property``,
+    ``class_name_property`` (names match regardless of case), ``default_class_id``, and the only
+    class besides the background. ``None`` when none applies.
+    """
+    fields = set(layer.fields().names())
+    names = "map(" + ", ".join(f"{_quote(c.name.strip().lower())}, {c.id}" for c in classes) + ")"
+    ids_by_name = {c.name: c.id for c in classes}
+    terms = []
+    name = options.get("property_name")
+    mapping = options.get("property_mapping")
+    if name in fields:
+        column = QgsExpression.quotedColumnRef(name)
+        if isinstance(mapping, dict) and mapping:
+            pairs = []
+            for value, target in mapping.items():
+                class_id = ids_by_name.get(target, target) if isinstance(target, str) else target
+                if isinstance(class_id, int):
+                    pairs.append(f"{_quote(value)}, {class_id}")
+            terms.append(f"map_get(map({', '.join(pairs)}), to_string({column}))")
+        else:
+            terms.append(_int_or_name(column, names))
+    for key, default in (("class_id_property", "class_id"), ("class_name_property", "class_name")):
+        field = options.get(key, default)
+        if field in fields:
+            terms.append(_int_or_name(QgsExpression.quotedColumnRef(field), names))
+    if isinstance(options.get("default_class_id"), int):
+        terms.append(str(options["default_class_id"]))
+    background = options.get("background_class_id")
+    if background is None:
+        background = next((c.id for c in classes if c.name.strip().lower() == "background"), None)
+    others = [c.id for c in classes if c.id != background]
+    if len(others) == 1:
+        terms.append(str(others[0]))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else f"coalesce({', '.join(terms)})"
+
+
+def style_class_vector(layer: QgsVectorLayer, classes: list[ClassInfo], class_options: dict | None = None) -> None:
+    """A categorized renderer on the class id: one category per class, its colour and name.
+
+    The class comes from the ``class_id`` (or ``class_name``) attribute rv writes, or, for ground
+    truth, from an expression following the label source's ``class_options``.
+    """
+    by_name = False
+    attribute = class_expression(layer, classes, class_options) if class_options else None
+    if attribute is None:
+        attribute = _class_field(layer)
+        by_name = attribute == "class_name"
+    if attribute is None:
         return
-    by_name = field == "class_name"
     categories = []
     for i, info in enumerate(classes):
         symbol = QgsSymbol.defaultSymbol(layer.geometryType())
@@ -77,7 +136,7 @@ def style_class_vector(layer: QgsVectorLayer, classes: list[ClassInfo]) -> None:
         else:
             symbol.setColor(color)
         categories.append(QgsRendererCategory(info.name if by_name else info.id, symbol, info.name))
-    layer.setRenderer(QgsCategorizedSymbolRenderer(field, categories))
+    layer.setRenderer(QgsCategorizedSymbolRenderer(attribute, categories))
     layer.triggerRepaint()
 
 
@@ -105,7 +164,14 @@ def apply_style_file(layer, path: str) -> None:
     layer.triggerRepaint()
 
 
-def style_layer(layer, kind: str, classes: list[ClassInfo], rgb_bands=(), profile: dict | None = None) -> None:
+def style_layer(
+    layer,
+    kind: str,
+    classes: list[ClassInfo],
+    rgb_bands=(),
+    profile: dict | None = None,
+    class_options: dict | None = None,
+) -> None:
     """Style a loaded layer of ``kind``: the profile's file for that kind if any, else by class map."""
     if profile and profile.get(kind):
         apply_style_file(layer, profile[kind])
@@ -117,4 +183,4 @@ def style_layer(layer, kind: str, classes: list[ClassInfo], rgb_bands=(), profil
     elif isinstance(layer, QgsRasterLayer):
         style_class_raster(layer, classes)
     elif isinstance(layer, QgsVectorLayer):
-        style_class_vector(layer, classes)
+        style_class_vector(layer, classes, class_options)

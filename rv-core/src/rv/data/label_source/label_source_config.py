@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from rv.config import Config, ConfigBuilder
+
+if TYPE_CHECKING:
+    from rv.core.box import Box
+    from rv.core.crs_transformer import CRSTransformer
+    from rv.task.task_config import TaskConfig
 
 
 @attrs.frozen
@@ -15,7 +20,7 @@ class LabelSourceConfig(Config):
 
     group: ClassVar[str] = "label_sources"
 
-    def create(self, task_config: Any, crs_transformer: Any, extent: Any, tmp_dir: str):
+    def create(self, task_config: TaskConfig, crs_transformer: CRSTransformer, extent: Box, tmp_dir: str) -> Any:
         """The runtime :class:`rv.data.label_source.LabelSource` for a scene."""
         raise NotImplementedError
 

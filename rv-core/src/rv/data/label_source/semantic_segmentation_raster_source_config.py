@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from rv.config import ConfigBuilder, field
 from rv.data.label_source.label_source_config import LabelSourceConfig, LabelSourceConfigBuilder
-from rv.data.raster_source.raster_source_config import RasterSourceConfig
+from rv.data.raster_source.raster_source_config import RasterSourceConfig, RasterSourceConfigBuilder
 from rv.errors import ConfigError
 from rv.task.task_config import ClassConfig, classes_from_spec
 
@@ -84,7 +84,7 @@ class SemanticSegmentationRasterSourceConfigBuilder(LabelSourceConfigBuilder):
                 source = GeoTIFFSourceConfigBuilder().with_uri(uri)
         if isinstance(source, ConfigBuilder):
             if channel_order is not None:
-                source = source.with_channel_order(channel_order)
+                source = cast(RasterSourceConfigBuilder, source).with_channel_order(channel_order)
             source = source.build()
         return self._with(raster_source=source)
 

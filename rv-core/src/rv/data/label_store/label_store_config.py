@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from rv.config import Config, ConfigBuilder, field
+
+if TYPE_CHECKING:
+    from rv.core.box import Box
+    from rv.data.raster_source.raster_source import RasterSource
+    from rv.task.task_config import TaskConfig
 
 
 @attrs.frozen
@@ -19,7 +24,7 @@ class LabelStoreConfig(Config):
 
     uri: str | None = field(default=None, doc="where predictions are written (default: <predict_uri>/<scene id>)")
 
-    def create(self, task_config: Any, raster_source: Any, extent: Any, tmp_dir: str):
+    def create(self, task_config: TaskConfig, raster_source: RasterSource, extent: Box, tmp_dir: str) -> Any:
         """The runtime :class:`rv.data.label_store.LabelStore` for a scene (georeferenced like ``raster_source``)."""
         raise NotImplementedError
 

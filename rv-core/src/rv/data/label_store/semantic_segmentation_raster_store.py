@@ -25,7 +25,6 @@ place only when the writer closes without error.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -39,11 +38,10 @@ import numpy as np
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
 from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
+from rv.core.geojson import GEOJSON_DEFAULT_CRS
 from rv.data.label_store.label_store import LabelStore
 from rv.errors import ConfigError, DataError
 from rv.labels.semantic_segmentation_labels import SemanticSegmentationLabels
-
-WGS84 = "EPSG:4326"
 
 
 def _mkdtemp(parent: str | None) -> str:
@@ -116,7 +114,7 @@ class SemanticSegmentationRasterStore(LabelStore):
         if tile_size <= 0 or tile_size % 16:
             raise ConfigError(f"tile_size {tile_size} is not a positive multiple of 16 (GeoTIFF tiles need that).")
         self.tile_size = tile_size
-        self.vector_crs = vector_crs or WGS84
+        self.vector_crs = vector_crs or GEOJSON_DEFAULT_CRS
         self.tmp_dir = tmp_dir
         self.vector_class_ids = (
             list(vector_class_ids)
@@ -178,10 +176,10 @@ class SemanticSegmentationRasterStore(LabelStore):
         """A cached :class:`GeoTIFFSource` on an output (reopened after each commit)."""
         reader = self._readers.get(uri)
         if reader is None:
-            from rv.data.raster_source.gdal_paths import gdal_path, is_local
             from rv.data.raster_source.geotiff_source import GeoTIFFSource
+            from rv.file_systems import is_local, local_path
 
-            if is_local(uri) and not os.path.exists(gdal_path(uri)):
+            if is_local(uri) and not os.path.exists(local_path(uri)):
                 raise DataError(f"No predictions at {uri}: nothing has been written there yet (run PREDICT).")
             reader = GeoTIFFSource(uri, tmp_dir=self.tmp_dir)
             self._readers[uri] = reader
@@ -287,10 +285,10 @@ class SegmentationRasterWriter:
         rename and never a copy of a large raster; in the temporary directory
         for a remote one, which is uploaded on commit.
         """
-        from rv.data.raster_source.gdal_paths import gdal_path, is_local
+        from rv.file_systems import is_local, local_path
 
         if is_local(uri):
-            dest = gdal_path(uri)
+            dest = os.path.abspath(local_path(uri))
             parent = os.path.dirname(dest)
             os.makedirs(parent, exist_ok=True)
             path = os.path.join(parent, f".{os.path.basename(dest)}.{uuid.uuid4().hex[:12]}.tmp")
@@ -299,10 +297,10 @@ class SegmentationRasterWriter:
         return os.path.join(self._tmp_dir, name)
 
     def _put(self, path: str, uri: str) -> None:
-        from rv.data.raster_source.gdal_paths import gdal_path, is_local
+        from rv.file_systems import is_local, local_path
 
         if is_local(uri):
-            os.replace(path, gdal_path(uri))
+            os.replace(path, local_path(uri))
         else:
             from rv.file_utils import upload
 
@@ -453,50 +451,28 @@ def polygonize_classes(
 
 
 def write_class_polygons(labels_path: str, out_path: str, store: SemanticSegmentationRasterStore) -> int:
-    """Write the GeoJSON of class polygons of ``labels_path`` to ``out_path``; returns the feature count."""
+    """Write the GeoJSON of class polygons of ``labels_path`` to ``out_path``; returns the feature count.
+
+    Written by rv's one GeoJSON writer (:func:`rv.core.geojson.write_geojson`):
+    RFC 7946 (WGS84, rings oriented) unless ``store.vector_crs`` asks for
+    another CRS, the raster's (``"source"``) or pixels.
+    """
     import shapely
 
+    from rv.core.geojson import write_geojson
+
     by_class = polygonize_classes(labels_path, store.vector_class_ids, class_map=store.class_map, rgb=store.rgb)
-    features = []
-    crs_member = None
+    geoms: list[Any] = []
+    properties: list[dict[str, Any]] = []
     for class_id in sorted(by_class):
         polys = by_class[class_id]
         if not polys:
             continue
-        geoms = np.asarray(polys, dtype=object)
+        class_geoms = np.asarray(polys, dtype=object)
         if store.vector_simplify > 0:
-            geoms = shapely.simplify(geoms, store.vector_simplify, preserve_topology=True)
-        if store.vector_crs == "pixel":
-            out = geoms
-        elif store.vector_crs == "source":
-            out = store.crs_transformer.pixel_to_map_geoms(geoms)
-        else:
-            out = store.crs_transformer.pixel_to_crs_geoms(geoms, store.vector_crs)
+            class_geoms = shapely.simplify(class_geoms, store.vector_simplify, preserve_topology=True)
         name = store.class_map.get_by_id(class_id).name if store.class_map.has_id(class_id) else str(class_id)
-        for geom in out:
-            features.append(
-                {
-                    "type": "Feature",
-                    "properties": {"class_id": int(class_id), "class_name": name},
-                    "geometry": json.loads(shapely.to_geojson(geom)),
-                }
-            )
-    collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
-    if store.vector_crs == "source":
-        crs = store.crs
-        epsg = crs.to_epsg()
-        crs_member = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()
-    elif store.vector_crs not in ("pixel",) and store.vector_crs.upper() not in (WGS84, "OGC:CRS84"):
-        from rasterio.crs import CRS
-
-        c = CRS.from_user_input(store.vector_crs)
-        crs_member = f"urn:ogc:def:crs:EPSG::{c.to_epsg()}" if c.to_epsg() else c.to_wkt()
-    if crs_member:
-        collection = {
-            "type": "FeatureCollection",
-            "crs": {"type": "name", "properties": {"name": crs_member}},
-            "features": features,
-        }
-    with open(out_path, "w") as f:
-        json.dump(collection, f)
-    return len(features)
+        geoms.extend(class_geoms)
+        properties.extend({"class_id": int(class_id), "class_name": name} for _ in class_geoms)
+    write_geojson(out_path, geoms, properties, store.crs_transformer, crs=store.vector_crs)
+    return len(geoms)

@@ -12,8 +12,8 @@ _EXPORTS = {
     "RasterSource": "rv.data.raster_source.raster_source",
     "GeoTIFFSource": "rv.data.raster_source.geotiff_source",
     "ImageSource": "rv.data.raster_source.image_source",
-    "gdal_path": "rv.data.raster_source.gdal_paths",
-    "can_stream": "rv.data.raster_source.gdal_paths",
+    "gdal_path": "rv.file_systems",
+    "can_stream": "rv.file_systems",
     "mosaic_vrt_xml": "rv.data.raster_source.vrt",
 }
 

@@ -15,9 +15,10 @@ import numpy as np
 
 from rv.core.box import Box
 from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
-from rv.data.raster_source.gdal_paths import is_local, local_or_gdal_path
 from rv.data.raster_source.raster_source import RasterSource
 from rv.errors import ConfigError, DataError
+from rv.file_systems import is_local
+from rv.file_utils import local_or_gdal_path
 
 #: GDAL block cache rv sets per process unless the user chose one (MiB; ``[RV] gdal_cachemax_mb``).
 DEFAULT_GDAL_CACHEMAX_MB = 24
@@ -381,7 +382,7 @@ class GeoTIFFSource(RasterSource):
     def _read(self, window: Box, bands: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
         # GDAL writes straight into the pixel-interleaved (H, W, C) buffer
         # through a (C, H, W) strided view: no transpose copy afterwards.
-        chip = np.empty((window.height, window.width, len(bands)), dtype=self.raw_dtype)
+        chip = np.empty((int(window.height), int(window.width), len(bands)), dtype=self.raw_dtype)
         mask = self._read_into(window, bands, np.moveaxis(chip, -1, 0))
         return chip, mask
 
@@ -421,7 +422,7 @@ class GeoTIFFSource(RasterSource):
             chip, mask = self.get_raw_chip_with_mask(window)
             return np.ascontiguousarray(np.moveaxis(chip, -1, 0)), mask
         bands = self.channel_order
-        out = np.empty((len(bands), window.height, window.width), dtype=self.raw_dtype)
+        out = np.empty((len(bands), int(window.height), int(window.width)), dtype=self.raw_dtype)
         mask = self._read_into(window, bands, out)
         return out, (np.zeros(out.shape[1:], dtype=bool) if mask is None else mask)
 

@@ -13,9 +13,10 @@ import numpy as np
 
 from rv.core.box import Box
 from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
-from rv.data.raster_source.gdal_paths import is_local, local_or_gdal_path
 from rv.data.raster_source.raster_source import RasterSource
 from rv.errors import DataError
+from rv.file_systems import is_local
+from rv.file_utils import local_or_gdal_path
 
 
 class ImageSource(RasterSource):

@@ -141,14 +141,41 @@ class RasterSource(ABC):
             if mask is None:
                 mask = np.zeros(chip.shape[:2], dtype=bool)
             return chip, mask
-        chip = np.zeros((window.height, window.width, len(bands)), dtype=self.raw_dtype)
-        mask = np.ones((window.height, window.width), dtype=bool)
+        height, width = int(window.height), int(window.width)
+        chip = np.zeros((height, width, len(bands)), dtype=self.raw_dtype)
+        mask = np.ones((height, width), dtype=bool)
         if inside is not None:
             part, part_mask = self._read(inside, bands)
             dst = inside.shift(-window.ymin, -window.xmin).to_slices()
             chip[dst] = part
             mask[dst] = False if part_mask is None else part_mask
         return chip, mask
+
+    def get_raw_bands_with_mask(self, window: Box) -> tuple[np.ndarray, np.ndarray]:
+        """Band-sequential ``(C, H, W)`` raw bands and the ``(H, W)`` mask of ``window``.
+
+        For consumers that work band by band (the stats analyzer). This default
+        views the ``(H, W, C)`` chip band by band; a source that can read bands
+        contiguously (``GeoTIFFSource``) overrides it.
+        """
+        chip, mask = self.get_raw_chip_with_mask(window)
+        return np.moveaxis(chip, -1, 0), mask
+
+    def read_order(self, windows: Sequence[Box]) -> list[Box]:
+        """``windows`` in the order this source reads them fastest; the default is row by row.
+
+        Only the order changes, never which windows are read (``GeoTIFFSource``
+        orders them to reuse GDAL's block cache).
+        """
+        return sorted(windows, key=lambda w: (w.ymin, w.xmin))
+
+    def check_complete(self) -> None:
+        """Raise :class:`rv.errors.DataError` when the source's data is unreadable (a truncated file).
+
+        The input check calls it before any command runs. The default checks
+        nothing; ``GeoTIFFSource`` reads the last block of each local file.
+        """
+        return None
 
     def get_raw_chip(self, window: Box) -> np.ndarray:
         """Chip ``(H, W, C)`` with the channel order applied, before transformers."""

@@ -20,6 +20,20 @@ import:
 ``assert_config_round_trip``
     The function :func:`assert_config_round_trip`.
 
+``rv_clean_environment``
+    No rv settings from the developer's shell (``RV_*`` and ``PLUGINS_*``
+    variables removed), ``RV_CONFIG_DIR`` and the working directory empty
+    folders under ``tmp_path``, and no active plugin manager: the first use
+    discovers plugins afresh, and the previous manager is active again
+    after the test. Not autouse: a conftest makes it so
+    (``@pytest.fixture(autouse=True)`` around it, or around
+    :func:`clean_rv_environment` for more variables to remove).
+
+``rv_baseline_backend``
+    Registers MAJORITY_CLASS_BASELINE (:mod:`rv.testing.baseline`, a
+    torch-free backend that runs) into the test's fresh plugin manager and
+    returns its key. For ``rv`` subprocesses, :func:`use_baseline_backend`.
+
 ``rv_plugin_venv`` (session scope)
     ``rv_plugin_venv(*project_dirs)`` returns the ``python`` of a throwaway
     venv in which those plugin projects are pip-installed for real (see
@@ -50,6 +64,7 @@ inside the fixtures and functions.
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import json
 import os
 import subprocess
@@ -57,7 +72,7 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +81,12 @@ import pytest
 __all__ = [
     "register_plugin",
     "assert_config_round_trip",
+    "clean_rv_environment",
+    "environ_without_rv",
     "make_plugin_venv",
     "sample_config",
     "sample_configs",
+    "use_baseline_backend",
 ]
 
 
@@ -313,6 +331,90 @@ def assert_config_round_trip_fixture(tmp_path: Path) -> Callable[[Any], Any]:
 
 
 # ---------------------------------------------------------------------------
+# A clean rv environment, and a backend that runs without torch
+# ---------------------------------------------------------------------------
+
+
+#: environment variables that configure rv (settings, plugins); tests run without the developer's
+RV_VARIABLE_PREFIXES = ("RV_", "PLUGINS_")
+
+
+def environ_without_rv(also_remove: Sequence[str] = ()) -> dict[str, str]:
+    """A copy of ``os.environ`` without rv's variables (and those starting with ``also_remove``),
+    for a subprocess that must not see the developer's rv settings."""
+    prefixes = (*RV_VARIABLE_PREFIXES, *also_remove)
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+@contextlib.contextmanager
+def clean_rv_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, also_remove: Sequence[str] = (), tmpdir: bool = False
+) -> Iterator[Path]:
+    """An rv as on a fresh machine, for the ``with`` block; yields the working directory.
+
+    - every ``RV_*`` and ``PLUGINS_*`` environment variable (and those
+      starting with a prefix of ``also_remove``, e.g. ``"AWS_BATCH_"``) is
+      removed for the block;
+    - ``RV_CONFIG_DIR`` is the empty folder ``tmp_path/rv-config`` (no
+      profile file) and the working directory the empty ``tmp_path/cwd``
+      (no ``.env``); with ``tmpdir=True``, ``TMPDIR`` is ``tmp_path/tmp``
+      (for subprocesses);
+    - the settings cache is dropped before and after, and no plugin manager
+      is active inside (:func:`rv.plugins.no_active_plugin_manager`).
+    """
+    from rv import plugins, settings
+
+    prefixes = (*RV_VARIABLE_PREFIXES, *also_remove)
+    for name in list(os.environ):
+        if name.startswith(prefixes):
+            monkeypatch.delenv(name)
+    for folder in ("rv-config", "cwd", "tmp") if tmpdir else ("rv-config", "cwd"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("RV_CONFIG_DIR", str(tmp_path / "rv-config"))
+    if tmpdir:
+        monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    settings.reset_settings()
+    try:
+        with plugins.no_active_plugin_manager():
+            yield tmp_path / "cwd"
+    finally:
+        settings.reset_settings()
+        settings.set_tmp_dir(None)
+
+
+@pytest.fixture
+def rv_clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """:func:`clean_rv_environment` for this test; the working directory is returned."""
+    with clean_rv_environment(tmp_path, monkeypatch) as cwd:
+        yield cwd
+
+
+def use_baseline_backend(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make every ``rv`` process of the test load MAJORITY_CLASS_BASELINE; returns its key.
+
+    Names :mod:`rv.testing.baseline` in ``PLUGINS_MODULES`` (the legacy
+    plugin form, which subprocesses, runners' jobs and QGIS read from the
+    environment) and drops the settings cache so this process reads it too.
+    """
+    from rv import settings
+    from rv.testing.baseline import BASELINE_BACKEND, MODULE
+
+    monkeypatch.setenv("PLUGINS_MODULES", MODULE)
+    settings.reset_settings()
+    return BASELINE_BACKEND
+
+
+@pytest.fixture
+def rv_baseline_backend(rv_register_plugin: Callable[..., Any]) -> str:
+    """MAJORITY_CLASS_BASELINE registered into this test's fresh plugin manager; returns its key."""
+    from rv.testing.baseline import BASELINE_BACKEND, PLUGIN
+
+    rv_register_plugin(PLUGIN, "rv_testing_baseline")
+    return BASELINE_BACKEND
+
+
+# ---------------------------------------------------------------------------
 # Installing plugin packages for real, without touching the current venv
 # ---------------------------------------------------------------------------
 
@@ -341,14 +443,26 @@ def make_plugin_venv(dest: str | os.PathLike, packages: list[str | os.PathLike],
     python = dest / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     here = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
     lines = [f"import site; site.addsitedir({p!r})" for p in sorted(here)]
     Path(purelib, "_rv_parent_env.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    argv = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-            "--disable-pip-version-check", "--no-input", "--quiet"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ]
     try:
         import hatchling  # noqa: F401
 
