@@ -19,6 +19,7 @@ Three pieces, used by the runners and by ``rv``'s console:
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -59,13 +60,23 @@ def _one_line(text: str) -> str:
 
 class RunRecord:
     """The warnings of one run, as the console shows them: each kind once (``verbosity`` 0), each distinct
-    message once (``verbosity`` ≥ 1) or none (``verbosity`` < 0, ``-q``); all kept for the summary."""
+    message once (``verbosity`` ≥ 1) or none (``verbosity`` < 0, ``-q``); all kept for the summary.
+
+    Processes forked during the run (CHIP's workers under the ``inprocess``
+    runner) share the record: before the first fork it moves to a folder of
+    its own (:meth:`share`), where each process claims a kind or a message by
+    creating its file (the first creator says it) and appends what it said to
+    one list the run's summary reads.
+    """
 
     def __init__(self, verbosity: int = 0) -> None:
         self.verbosity = verbosity
-        #: kind → the distinct messages of that kind, in the order said
+        #: kind → the distinct messages of that kind, in the order said (this process's, until :meth:`close`)
         self.warnings: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        #: the folder shared with forked processes, once there is one
+        self._shared: str | None = None
+        self._owner = os.getpid()
 
     @property
     def quiet(self) -> bool:
@@ -76,12 +87,80 @@ class RunRecord:
         text = _one_line(text)
         key = warning_key(text)
         with self._lock:
-            texts = self.warnings.setdefault(key, [])
-            if text in texts:
-                return False
-            texts.append(text)
-            first = len(texts) == 1
+            if self._shared is not None:
+                if not self._claim("m", text):
+                    return False
+                first = self._claim("k", key)
+                self._append(text)
+            else:
+                texts = self.warnings.setdefault(key, [])
+                if text in texts:
+                    return False
+                texts.append(text)
+                first = len(texts) == 1
         return not self.quiet and (first or self.verbosity > 0)
+
+    def share(self) -> None:
+        """Move the record to a folder that processes forked from now on share (called before a fork)."""
+        import tempfile
+
+        with self._lock:
+            if self._shared is not None:
+                return
+            self._shared = tempfile.mkdtemp(prefix="rv-run-warnings-")
+            for key, texts in self.warnings.items():
+                self._claim("k", key)
+                for text in texts:
+                    self._claim("m", text)
+                    self._append(text)
+
+    def _claim(self, kind: str, text: str) -> bool:
+        """Create the file that stands for ``text``; False when another process (or this one) did first."""
+        import hashlib
+
+        name = f"{kind}-{hashlib.sha1(text.encode('utf-8')).hexdigest()}"
+        try:
+            os.close(os.open(os.path.join(self._shared, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        return True
+
+    def _append(self, text: str) -> None:
+        # One write of one line with O_APPEND: lines of several processes never interleave.
+        fd = os.open(os.path.join(self._shared, "said.txt"), os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, (text + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def _all_warnings(self) -> dict[str, list[str]]:
+        if self._shared is None:
+            return self.warnings
+        out: dict[str, list[str]] = {}
+        try:
+            with open(os.path.join(self._shared, "said.txt"), encoding="utf-8") as f:
+                for line in f:
+                    text = line.rstrip("\n")
+                    texts = out.setdefault(warning_key(text), [])
+                    if text and text not in texts:
+                        texts.append(text)
+        except FileNotFoundError:
+            pass
+        return out
+
+    def close(self) -> None:
+        """Take back what every process said and remove the shared folder (the end of the run)."""
+        import shutil
+
+        with self._lock:
+            if self._shared is None or os.getpid() != self._owner:
+                return
+            self.warnings = self._all_warnings()
+            shared, self._shared = self._shared, None
+        shutil.rmtree(shared, ignore_errors=True)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # another thread of the parent may have held it
 
     def relay(self, line: str) -> bool:
         """Whether the console shows ``line`` of a command's output (its warnings are recorded).
@@ -98,7 +177,7 @@ class RunRecord:
         """One line per kind of warning: its first message, and how many others of its kind were said
         (kinds whose first message is in ``leave_out``, said elsewhere, are left out)."""
         lines = []
-        for texts in self.warnings.values():
+        for texts in self._all_warnings().values():
             if texts[0] in leave_out:
                 continue
             more = f" (and {len(texts) - 1} more like it: see the logs)" if len(texts) > 1 else ""
@@ -125,7 +204,23 @@ def recording_run(verbosity: int = 0) -> Iterator[RunRecord]:
     try:
         yield _run
     finally:
-        _run = None
+        record, _run = _run, None
+        record.close()
+
+
+def _before_fork() -> None:
+    # A process forked within a run (CHIP's workers, inprocess) says its warnings through the shared record.
+    if _run is not None:
+        _run.share()
+
+
+def _after_fork_in_child() -> None:
+    if _run is not None:
+        _run._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def say_warning(text: str) -> None:

@@ -13,7 +13,8 @@
 :func:`execute_plan` on the plan it built, as :func:`run` does: the same
 input checks, the same skipping of commands whose outputs exist from an
 identical config (``rerun=True`` runs them again), the same progress
-display and the same ``<root>/experiments/<id>.json`` records.
+display, the same ``<root>/experiments/<id>.json`` records, and each warning
+said once per run as ``rv: warning: <message>``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def run(
     jobs: int = 1,
     tmp_dir: str | None = None,
     splits: int = 1,
+    verbosity: int = 0,
 ):
     """Run ``experiments`` (an :class:`rv.ExperimentConfig` or a list) like ``rv run RUNNER``; return the plan.
 
@@ -88,6 +90,8 @@ def run(
         splits: run CHIP, PREDICT (and ANALYZE with the stats analyzer) as that many parts plus a
             merge, as ``rv run --splits`` does.
         tmp_dir: temporary directory of the run.
+        verbosity: as ``rv run``: 0 says each kind of warning once, 1 (``-v``) each distinct message,
+            -1 (``-q``) none (every command's ``log.txt`` holds them all).
 
     Returns the :class:`rv.command.dag.CommandPlan`: ``plan.to_run()`` lists
     the commands that ran, the others were up to date. A command that fails
@@ -112,6 +116,13 @@ def run(
         set_tmp_dir(tmp_dir)
     runner_obj = make_runner(runner)
     suggestion = 'rv.run(experiment, "{commands}"' + ("" if runner == "inprocess" else f', runner="{runner}"') + ")"
-    plan = build_plan(items, names, rerun=rerun, check_inputs=check_inputs, command_line=suggestion, splits=int(splits))
-    execute_plan(plan, items, runner_obj, RunOptions(parallelism=int(jobs), tmp_dir=tmp_dir), check_inputs=check_inputs)
+    from rv.run_output import python_warnings_as_rvs, recording_run
+
+    # As in `rv run`: each warning said once per run, as rv's (`rv: warning: ...`), not in Python's format.
+    with recording_run(int(verbosity)), python_warnings_as_rvs():
+        plan = build_plan(
+            items, names, rerun=rerun, check_inputs=check_inputs, command_line=suggestion, splits=int(splits)
+        )
+        options = RunOptions(parallelism=int(jobs), tmp_dir=tmp_dir, verbosity=int(verbosity))
+        execute_plan(plan, items, runner_obj, options, check_inputs=check_inputs)
     return plan

@@ -169,6 +169,24 @@ def _import_failed(what: str, error: ImportError) -> ConfigError:
     return ConfigError(f"{what} failed: {error}. Python searched these directories: {_searched()}.")
 
 
+def _syntax_error(what: str, error: SyntaxError) -> ConfigError:
+    """A ConfigError for Python code that does not parse: the file, the line, the problem and the code."""
+    where = error.filename or "?"
+    place = f"line {error.lineno}" if error.lineno else "an unknown line"
+    if error.lineno and error.offset:
+        place += f", column {error.offset}"
+    code = (error.text or "").strip()
+    shown = f" The line reads `{code}`." if code else ""
+    kind = type(error).__name__.replace("Error", " error").lower()  # syntax / indentation / tab error
+    problem = str(error.msg).rstrip(".")
+    article = "an" if kind[0] in "aeiou" else "a"
+    return ConfigError(
+        f"{what} failed: {where} has {article} {kind} at {place}: {problem}.{shown} Python reads the whole file "
+        f"before running any of it: fix that line (and check the lines just above it, an unclosed bracket "
+        f"or quote often starts there), then run again; python -m py_compile {where} checks the file alone."
+    )
+
+
 def load_module_from_path(path: str, import_dirs: _ImportDirs | None = None):
     """Import an experiment file by path.
 
@@ -181,7 +199,9 @@ def load_module_from_path(path: str, import_dirs: _ImportDirs | None = None):
     """
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"Experiment file {path} does not exist; pass the path of a .py file defining an rv.ExperimentSet.")
+        raise ConfigError(
+            f"Experiment file {path} does not exist; pass the path of a .py file defining an rv.ExperimentSet."
+        )
     dirs = import_dirs if import_dirs is not None else _ImportDirs()
     try:
         package = package_module_name(p)
@@ -199,6 +219,9 @@ def load_module_from_path(path: str, import_dirs: _ImportDirs | None = None):
         except ImportError as e:
             sys.modules.pop(name, None)  # a half-imported file must not be found next time
             raise _import_failed(f"Importing experiment file {path}", e) from e
+        except SyntaxError as e:
+            sys.modules.pop(name, None)
+            raise _syntax_error(f"Importing experiment file {path}", e) from None
         except BaseException:
             sys.modules.pop(name, None)
             raise
@@ -225,7 +248,12 @@ def _import_package_file(p: Path, root: Path, dotted: str, dirs: _ImportDirs):
         return importlib.import_module(dotted)
     except ImportError as e:
         sys.modules.pop(dotted, None)
-        raise _import_failed(f"Importing experiment file {p} (as module {dotted} of package {top}, from {root})", e) from e
+        raise _import_failed(
+            f"Importing experiment file {p} (as module {dotted} of package {top}, from {root})", e
+        ) from e
+    except SyntaxError as e:
+        sys.modules.pop(dotted, None)
+        raise _syntax_error(f"Importing experiment file {p}", e) from None
 
 
 def import_experiment_module(module: str, import_dirs: _ImportDirs | None = None):
@@ -249,6 +277,8 @@ def import_experiment_module(module: str, import_dirs: _ImportDirs | None = None
                 f"for a file use -p path/to/experiments.py."
             ) from e
         raise _import_failed(f"Importing experiment module {module!r}", e) from e
+    except SyntaxError as e:
+        raise _syntax_error(f"Importing experiment module {module!r}", e) from None
     finally:
         if import_dirs is None:
             dirs.remove_all()
@@ -258,7 +288,9 @@ def experiment_sets_in(module) -> list[type[ExperimentSet]]:
     sets = [
         obj
         for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, ExperimentSet) and obj is not ExperimentSet
+        if inspect.isclass(obj)
+        and issubclass(obj, ExperimentSet)
+        and obj is not ExperimentSet
         and obj.__module__ == module.__name__
     ]
     return sets
@@ -318,7 +350,7 @@ def _load_experiments(path, module, args, prefix, methods, filters, import_dirs:
         for name in sorted(dir(set_cls)):
             if not name.startswith(prefix) or not callable(getattr(set_cls, name)):
                 continue
-            short = name[len(prefix):]
+            short = name[len(prefix) :]
             if methods and not any(fnmatch.fnmatch(short, m) or fnmatch.fnmatch(name, m) for m in methods):
                 continue
             method = getattr(instance, name)
