@@ -18,9 +18,13 @@ than on constant tiles.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -384,6 +388,24 @@ def command_windows(config, tmp_dir: str) -> list:
 # --------------------------------------------------------------------------
 # Measurement helpers
 # --------------------------------------------------------------------------
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed beside the figures: other work on the machine slows them."""
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+@contextlib.contextmanager
+def work_dir(path: str | None, prefix: str) -> Iterator[str]:
+    """A benchmark's working folder: ``path`` (``--work-dir``; made if missing, kept), else a temporary
+    folder named ``prefix...``, removed at the end."""
+    work = path or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(work, exist_ok=True)
+    try:
+        yield work
+    finally:
+        if not path:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def cpu_seconds() -> float:

@@ -29,9 +29,9 @@ Prints one table with PASS/FAIL per target (issue #4):
    (no overlap), batch 8. Targets: both ≤ 1.5 GiB, and the large scene's peak
    ≤ 1.25× the small one's (flat; Raster Vision's grows with the scene).
 3. **End-to-end**: ``rv run local`` (a subprocess) of the experiment
-   :class:`BenchPipeline` below: a 2048² training scene and a 2048²
-   validation scene (synthetic RGB, GeoJSON building footprints in WGS84),
-   the stats analyzer and transformer, SEMANTIC_SEGMENTATION with the task
+   file ``_pipeline_experiment.py`` (``experiment_id`` bench-pipeline): a
+   2048² training scene and a 2048² validation scene (synthetic RGB,
+   GeoJSON building footprints in WGS84), the stats analyzer and transformer, SEMANTIC_SEGMENTATION with the task
    defaults, PYTORCH_SEMANTIC_SEGMENTATION with the RESNET18 model defaults
    and ``num_epochs=1``: ANALYZE → CHIP → TRAIN → PREDICT → EVAL → BUNDLE.
    Wall time beside Raster Vision 0.31's 276 s with its default (a quoted
@@ -64,9 +64,9 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _pipeline_experiment  # noqa: E402
 import _synthetic as syn  # noqa: E402
 
-import rv  # noqa: E402  (light: configs only; the experiment below needs rv.ExperimentSet)
 from rv.task.semantic_segmentation_config import default_predict_stride  # noqa: E402
 
 HERE = os.path.abspath(__file__)
@@ -78,72 +78,6 @@ RV_E2E_SECONDS = 276.0
 #: the tiny model of the RSS runs (see the module docstring)
 TINY_ENCODER = "lcnet_035"
 TINY_DECODER_CHANNELS = 16
-
-
-# --------------------------------------------------------------------------
-# The end-to-end experiment, as a user writes it (run by `rv run local`)
-# --------------------------------------------------------------------------
-
-
-class BenchPipeline(rv.ExperimentSet):
-    """The end-to-end pipeline of the benchmark: defaults everywhere but the classes and the epochs."""
-
-    def exp_bench_pipeline(
-        self,
-        root_uri,
-        train_image,
-        train_labels,
-        valid_image,
-        valid_labels,
-        num_epochs: int = 1,
-        chips_per_scene: int | None = None,
-    ):
-        task = (
-            rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
-            .with_classes({"background": (syn.BACKGROUND_ID, "lightgray"), "building": (syn.BUILDING_ID, "red")})
-            .with_background_class_id(syn.BACKGROUND_ID)
-        )
-        if chips_per_scene is not None:  # --quick only
-            task = task.with_chip_options(chips_per_scene=int(chips_per_scene))
-        task = task.build()
-        backend = (
-            rv.BackendConfig.builder(rv.PYTORCH_SEMANTIC_SEGMENTATION)
-            .with_task(task)
-            .with_model_defaults(rv.RESNET18)
-            .with_num_epochs(int(num_epochs))
-            .build()
-        )
-
-        def scene(scene_id: str, image: str, labels: str):
-            raster = rv.RasterSourceConfig.builder(rv.GEOTIFF_SOURCE).with_uri(image).with_stats_transformer()
-            label_source = rv.LabelSourceConfig.builder(rv.SEMANTIC_SEGMENTATION_RASTER).with_raster_source(
-                rv.RasterSourceConfig.builder(rv.GEOJSON_SOURCE).with_uri(labels)
-            )
-            return (
-                rv.SceneConfig.builder()
-                .with_task(task)
-                .with_id(scene_id)
-                .with_raster_source(raster)
-                .with_label_source(label_source)
-                .build()
-            )
-
-        dataset = (
-            rv.DatasetConfig.builder()
-            .with_train_scenes([scene("train", train_image, train_labels)])
-            .with_validation_scenes([scene("valid", valid_image, valid_labels)])
-            .build()
-        )
-        return (
-            rv.ExperimentConfig.builder()
-            .with_id("bench-pipeline")
-            .with_task(task)
-            .with_backend(backend)
-            .with_dataset(dataset)
-            .with_stats_analyzer()
-            .with_root_uri(root_uri)
-            .build()
-        )
 
 
 # --------------------------------------------------------------------------
@@ -741,7 +675,7 @@ def end_to_end(args, work: str, rows: list) -> None:
     root = tempfile.mkdtemp(prefix="e2e-", dir=work)
     tmp = os.path.join(root, "tmp")
     os.makedirs(tmp)
-    argv = [sys.executable, "-m", "rv", "run", "local", HERE, "--tempdir", tmp,
+    argv = [sys.executable, "-m", "rv", "run", "local", _pipeline_experiment.PATH, "--tempdir", tmp,
             "-a", "root_uri", os.path.join(root, "out"),
             "-a", "train_image", train["image"], "-a", "train_labels", train["geojson"],
             "-a", "valid_image", valid["image"], "-a", "valid_labels", valid["geojson"],

@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,11 +123,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.scenes, args.size = 4, 512
-    work = args.work_dir or tempfile.mkdtemp(prefix="rv-bench-splits-")
-    os.makedirs(work, exist_ok=True)
-    args.scenes_dir = os.path.join(work, "scenes")
-    try:
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    with syn.work_dir(args.work_dir, "rv-bench-splits-") as work:
+        args.scenes_dir = os.path.join(work, "scenes")
+        load = syn.load_average()
         print(f"rv split commands: --splits 1 vs 2 on the local runner ({time.strftime('%Y-%m-%d %H:%M')}, "
               f"{os.cpu_count()} CPUs, load average {load}); {args.scenes} scenes of {args.size}², backend "
               f"{args.backend}, chip_workers {args.chip_workers}", flush=True)  # fmt: skip
@@ -148,7 +144,7 @@ def main() -> None:
                     wall, _ = rv_run(root, args, command, "-r", *extra)
                     walls[(command, splits)].append(wall)
                     print(f"  {command.upper():>7} --splits {splits}: {wall:.1f} s", flush=True)
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        load = syn.load_average()
         print(f"\nbest of {args.repeats} (wall time of `rv run local EXP COMMAND -r`, planning included):")
         for command in COMMANDS:
             one, two = min(walls[(command, 1)]), min(walls[(command, 2)])
@@ -158,9 +154,6 @@ def main() -> None:
             f"outputs of the split and the unsplit runs are the same: {same_outputs(roots[1], roots[2])}; "
             f"load average now {load}"
         )
-    finally:
-        if not args.work_dir:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -200,7 +200,16 @@ def child_predict(image: str, work: str, stride: int, tta: str) -> dict:
 
 def child_eval(image: str, gt: str, pred: str, work: str) -> dict:
     """Detection EVAL in process: GeoJSON ground truth and predictions read, matched, eval.json (and its PNG)."""
+    # Imported before the clock, as Raster Vision's side imports its readers: libraries, not EVAL's work.
+    # matplotlib is not: only rv draws a picture, and its import is part of that cost.
+    import pyproj  # noqa: F401
+    import rasterio  # noqa: F401
+    import shapely  # noqa: F401
+
     import rv
+    import rv.evaluation.evaluator  # noqa: F401
+    import rv_geojson.object_detection_geojson_source  # noqa: F401
+    import rv_geojson.object_detection_geojson_store  # noqa: F401
     from rv.command.command_config import EvalCommandConfig
     from rv.command.eval import run_eval
 
@@ -409,7 +418,7 @@ def row_predict(table: Table, python: str, scenes: dict, work: str, bundle: str 
     )
 
 
-def row_pipeline(table: Table, python: str, scenes: dict, work: str, quick: bool) -> str | None:
+def row_pipeline(table: Table, python: str, scenes: dict, work: str, quick: bool, modes: list[str]) -> str | None:
     """Both pipelines at the defaults and at equal work; returns Raster Vision's model bundle (defaults)."""
     import rv.task.semantic_segmentation_config as ssc
 
@@ -419,7 +428,8 @@ def row_pipeline(table: Table, python: str, scenes: dict, work: str, quick: bool
     equal_chips = 16 if quick else 64
     runs = {}
     bundle = None
-    for label, rv_chips, ras_mode in (("defaults", default_chips, "defaults"), ("equal work", equal_chips, "equal")):
+    pairs = [("defaults", default_chips, "defaults"), ("equal work", equal_chips, "equal")]
+    for label, rv_chips, ras_mode in [p for p in pairs if p[2] in modes]:
         ras_args = (
             scenes["train"].images["rgb"],
             scenes["train"].geojson,
@@ -484,6 +494,13 @@ def main(argv: list[str] | None = None) -> int:
         "--work-dir",
         help="scenes and outputs (default: a temporary directory, removed); scenes already there are reused",
     )
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        choices=("defaults", "equal"),
+        default=["defaults", "equal"],
+        help="which pipeline rows (default both; PREDICT uses Raster Vision's bundle of the first)",
+    )
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -519,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             row_eval(table, python, scenes, work, args.repeats, boxes)
         bundle = None
         if "pipeline" in only:
-            bundle = row_pipeline(table, python, scenes, work, args.quick)
+            bundle = row_pipeline(table, python, scenes, work, args.quick, args.pipelines)
         if "predict" in only:
             if bundle is None:  # PREDICT alone: Raster Vision's model comes from its equal-work pipeline
                 bundle = ras_child(
