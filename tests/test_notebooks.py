@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -110,3 +111,6 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     metrics = _text(_tagged(nb, "metrics"))
     assert "F1 " in metrics and ("'miou'" in metrics or "'ap50'" in metrics), metrics
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    # Warnings are said as rv's (`rv: warning: ...`), never in Python's format with a source line.
+    raw = [t for c in nb.cells if c.cell_type == "code" for t in [_text(c)] if re.search(r"\.py:\d+: \w*Warning", t)]
+    assert not raw, raw

@@ -24,32 +24,23 @@ import rv
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-
-def _example(name: str):
+def _example_experiment(name: str, set_class: str, root: Path):
+    """``exp_<name>`` of the ExperimentSet ``set_class`` in ``examples/<name>.py``: one training step, under ``root``."""
     spec = importlib.util.spec_from_file_location(f"_rv_example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return getattr(getattr(module, set_class)(), f"exp_{name}")(str(root), num_steps=1)
 
 
 @pytest.fixture
 def trees(tmp_path):
-    return (
-        _example("trees_object_detection")
-        .TreesObjectDetection()
-        .exp_trees_object_detection(str(tmp_path / "trees"), num_steps=1)
-    )
+    return _example_experiment("trees_object_detection", "TreesObjectDetection", tmp_path / "trees")
 
 
 @pytest.fixture
 def buildings(tmp_path):
-    return (
-        _example("buildings_segmentation")
-        .BuildingsSegmentation()
-        .exp_buildings_segmentation(str(tmp_path / "buildings"), num_steps=1)
-    )
+    return _example_experiment("buildings_segmentation", "BuildingsSegmentation", tmp_path / "buildings")
 
 
 def _rectangles(ax):
@@ -141,12 +132,16 @@ def test_segmentation_predictions_are_outlined_per_class(buildings, tmp_path):
     assert _legend_texts(ax) == ["predicted", "ground truth", "building"]
 
 
-def test_rv_run_chips_then_skips_and_plot_chips_draws_them_as_chip_does(trees):
+def test_rv_run_chips_then_skips_and_plot_chips_draws_them_as_chip_does(trees, capfd):
     import rv.plot
     from rv.chips import ChipDir
 
     plan = rv.run(trees, "chip")
     assert [pc.config.command_type for pc in plan.to_run()] == ["CHIP"]
+    err = capfd.readouterr().err
+    # The label file's features outside the scene: said as rv's warning, never in Python's source-line format.
+    assert "rv: warning: " in err and "of 61 label features" in err, err
+    assert "GeoJSONWarning" not in err and "return ObjectDetectionGeoJSONSource(" not in err, err
     chip_dir = trees.resolved().command_uri("CHIP")
     assert rv.run(trees, ["CHIP"]).to_run() == []  # outputs in place from an identical config: skipped
     fig = rv.plot.chips(trees, count=16, columns=4)

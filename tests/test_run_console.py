@@ -12,7 +12,6 @@ each kind once.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from rv.testing import environ_without_rv
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 COMMANDS = ("analyze", "chip", "train", "predict", "eval", "bundle")
@@ -67,7 +68,7 @@ def main_job(tmp_path_factory):
     cwd.mkdir()
     experiment = base / "main_job.py"
     experiment.write_text(EXPERIMENT, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env.update(PLUGINS_MODULES=MODULE, TMPDIR=str(tmp), RV_PROGRESS="0", HOME=str(base))
     result = _rv("run", "local", experiment, "-a", "root_uri", root, env=env, cwd=cwd)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,8 +1,9 @@
 """``rv run local ... --splits N``: CHIP, PREDICT and ANALYZE as parts plus a merge equal an unsplit run.
 
-The experiment segments the land-cover tile of ``examples/data/landcover`` as
-three training and two validation scenes (the same image under five ids)
-with MAJORITY_CLASS_BASELINE, the torch-free backend of
+The experiment (``rv.testing.baseline.LANDCOVER_EXPERIMENT``) segments the
+land-cover tile of ``examples/data/landcover`` as three training and two
+validation scenes (the same image under five ids), statistics read from every
+window, with MAJORITY_CLASS_BASELINE, the torch-free backend of
 :mod:`rv.testing.baseline`, so the whole pipeline runs in seconds. ``rv`` runs
 in subprocesses as a user runs it; the parts run as processes of the local
 runner, two at a time (``-j 2``).
@@ -14,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,51 +22,9 @@ import pytest
 import rasterio
 
 from rv.testing import clean_rv_environment, use_baseline_backend
+from rv.testing.baseline import LANDCOVER_EXPERIMENT
 
 LANDCOVER = Path(__file__).resolve().parents[1] / "examples" / "data" / "landcover"
-
-EXPERIMENT = textwrap.dedent(
-    """
-    import rv
-
-    CLASSES = {"forest": (1, "darkgreen"), "grass": (2, "lightgreen"), "urban": (3, "grey"), "water": (4, "blue")}
-
-
-    class Scenes(rv.ExperimentSet):
-        def exp_scenes(self, root_uri, image_uri, labels_uri, train: int = 3, valid: int = 2):
-            task = (
-                rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
-                .with_classes(CLASSES)
-                .with_chip_size(64)
-                .with_chip_options(window_method="sliding", stride=64)
-                .build()
-            )
-            backend = rv.BackendConfig.builder("MAJORITY_CLASS_BASELINE").with_task(task).build()
-            source = (
-                rv.RasterSourceConfig.builder(rv.GEOTIFF_SOURCE)
-                .with_uri(image_uri)
-                .with_channel_order([2, 1, 0])
-                .with_stats_transformer()
-                .build()
-            )
-            scenes = rv.SceneConfig.builder().with_task(task).with_raster_source(source).with_label_source(labels_uri)
-            dataset = rv.DatasetConfig.builder()
-            for i in range(int(train)):
-                dataset = dataset.with_train_scene(scenes.with_id(f"train-{i}").build())
-            for i in range(int(valid)):
-                dataset = dataset.with_validation_scene(scenes.with_id(f"valid-{i}").build())
-            return (
-                rv.ExperimentConfig.builder()
-                .with_id("scenes")
-                .with_task(task)
-                .with_backend(backend)
-                .with_dataset(dataset.build())
-                .with_root_uri(root_uri)
-                .with_stats_analyzer(sample_prob=1.0, chip_size=100)
-                .build()
-            )
-    """
-)
 
 
 @pytest.fixture(autouse=True)
@@ -78,13 +36,20 @@ def clean_environment(tmp_path, monkeypatch):
 
 @pytest.fixture
 def run_rv(tmp_path):
-    experiment = tmp_path / "scenes.py"
-    experiment.write_text(EXPERIMENT, encoding="utf-8")
+    experiment = tmp_path / "landcover.py"
+    experiment.write_text(LANDCOVER_EXPERIMENT, encoding="utf-8")
 
     def _run(root: Path, *extra: str) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "rv", "run", "local", str(experiment), *extra]
         argv += ["-a", "root_uri", str(root), "-a", "image_uri", str(LANDCOVER / "s2_aberystwyth_tile4.tif")]
-        argv += ["-a", "labels_uri", str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif")]
+        argv += [
+            "-a",
+            "labels_uri",
+            str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif"),
+            "-a",
+            "every_window_stats",
+            "true",
+        ]
         result = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), timeout=600)
         assert result.returncode == 0, result.stderr
         return result
@@ -93,26 +58,26 @@ def run_rv(tmp_path):
 
 
 def _chips(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in (root / "chip" / "scenes").rglob("*.npz"))
+    return sorted(p.relative_to(root).as_posix() for p in (root / "chip" / "landcover").rglob("*.npz"))
 
 
 def test_a_split_run_equals_an_unsplit_run(run_rv, tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
-    commands = ("analyze", "chip", "train", "predict")
+    commands = ("analyze", "chip", "train", "predict", "-a", "train", "3", "-a", "valid", "2")
     run_rv(whole, *commands)
 
     dry = run_rv(split, *commands, "--splits", "2", "-n").stdout
     for command in ("ANALYZE", "CHIP", "PREDICT"):
-        assert f"{command} scenes (part 1/2)" in dry and f"{command} scenes (part 2/2)" in dry
-        assert f"{command} scenes (merges 2 parts)" in dry
+        assert f"{command} landcover (part 1/2)" in dry and f"{command} landcover (part 2/2)" in dry
+        assert f"{command} landcover (merges 2 parts)" in dry
     result = run_rv(split, *commands, "--splits", "2", "-j", "2")
 
     err = result.stderr
     for command in ("ANALYZE", "CHIP", "PREDICT"):
         for part in (1, 2):
-            assert f"[{command} scenes (part {part}/2)] done" in err
+            assert f"[{command} landcover (part {part}/2)] done" in err
     # Same statistics and chip manifest; the same chips, array for array.
-    for name in ("analyze/scenes/stats.json", "chip/scenes/chips.json"):
+    for name in ("analyze/landcover/stats.json", "chip/landcover/chips.json"):
         assert json.loads((split / name).read_text()) == json.loads((whole / name).read_text()), name
     chips = _chips(whole)
     assert len(chips) == 5 * 16 and _chips(split) == chips
@@ -122,10 +87,10 @@ def test_a_split_run_equals_an_unsplit_run(run_rv, tmp_path):
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{chip} {key}")
     # Each PREDICT part predicted one scene where the unsplit command writes it.
-    for scene in ("valid-0", "valid-1"):
+    for scene in ("tile4-valid-0", "tile4-valid-1"):
         with (
-            rasterio.open(whole / f"predict/scenes/{scene}.tif") as a,
-            rasterio.open(split / f"predict/scenes/{scene}.tif") as b,
+            rasterio.open(whole / f"predict/landcover/{scene}.tif") as a,
+            rasterio.open(split / f"predict/landcover/{scene}.tif") as b,
         ):
             assert (a.crs, a.transform) == (b.crs, b.transform)
             np.testing.assert_array_equal(a.read(), b.read())
@@ -143,14 +108,17 @@ def test_parts_cut_scenes_into_window_shards_and_finished_parts_are_skipped(run_
     from rv.runner.runner import write_command_configs
 
     whole, split = tmp_path / "whole", tmp_path / "split"
-    scenes = ("-a", "train", "1", "-a", "valid", "1")
-    run_rv(whole, "analyze", "chip", *scenes)
-    run_rv(split, "analyze", *scenes)
-    args = {"root_uri": str(split), "image_uri": str(LANDCOVER / "s2_aberystwyth_tile4.tif"), "train": 1, "valid": 1}
-    args["labels_uri"] = str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif")
-    plan = build_plan(load_experiments(path=str(tmp_path / "scenes.py"), args=args), ["CHIP"], splits=3)
+    run_rv(whole, "analyze", "chip")  # the experiment's default: one training and one validation scene
+    run_rv(split, "analyze")
+    args = {
+        "root_uri": str(split),
+        "image_uri": str(LANDCOVER / "s2_aberystwyth_tile4.tif"),
+        "labels_uri": str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif"),
+        "every_window_stats": "true",
+    }
+    plan = build_plan(load_experiments(path=str(tmp_path / "landcover.py"), args=args), ["CHIP"], splits=3)
     write_command_configs(plan)
-    template = split / "chip" / "scenes" / "splits" / "{index}" / "command-config.json"
+    template = split / "chip" / "landcover" / "splits" / "{index}" / "command-config.json"
     task = subprocess.run(
         [sys.executable, "-m", "rv", "run_command", str(template), "--array-index-env", "SLURM_ARRAY_TASK_ID"],
         capture_output=True,
@@ -159,15 +127,15 @@ def test_parts_cut_scenes_into_window_shards_and_finished_parts_are_skipped(run_
         timeout=300,
     )
     assert task.returncode == 0, task.stderr
-    assert "CHIP scenes (part 2/3): wrote 8 chips of 1 scene part(s)" in task.stdout
+    assert "CHIP landcover (part 2/3): wrote 8 chips of 1 scene part(s)" in task.stdout
 
-    planned = run_rv(split, "chip", *scenes, "--splits", "3", "-n").stdout
-    assert "CHIP scenes (part 2/3)  (experiments: scenes)  [skipped: this part's outputs exist" in planned
-    err = run_rv(split, "chip", *scenes, "--splits", "3", "-j", "2").stderr
-    assert "[CHIP scenes (part 2/3)] starting" not in err
-    assert all(f"[CHIP scenes (part {k}/3)] done" in err for k in (1, 3))
-    assert json.loads((split / "chip/scenes/chips.json").read_text()) == json.loads(
-        (whole / "chip/scenes/chips.json").read_text()
+    planned = run_rv(split, "chip", "--splits", "3", "-n").stdout
+    assert "CHIP landcover (part 2/3)  (experiments: landcover)  [skipped: this part's outputs exist" in planned
+    err = run_rv(split, "chip", "--splits", "3", "-j", "2").stderr
+    assert "[CHIP landcover (part 2/3)] starting" not in err
+    assert all(f"[CHIP landcover (part {k}/3)] done" in err for k in (1, 3))
+    assert json.loads((split / "chip/landcover/chips.json").read_text()) == json.loads(
+        (whole / "chip/landcover/chips.json").read_text()
     )
     chips = _chips(whole)
     assert len(chips) == 32 and _chips(split) == chips

@@ -13,36 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from rv.testing import environ_without_rv
+from rv.testing import environ_without_rv, use_legacy_fake_backend
 
 ROOT = Path(__file__).resolve().parents[2]  # rv-cli/tests/conftest.py -> the repository
 EXAMPLE_PLUGINS = ROOT / "examples" / "plugins"
 # the sample data kept in the repository: <repo>/examples/data
 LANDCOVER = ROOT / "examples" / "data" / "landcover"
 
-#: FAKE_BACKEND (a backend config without torch) in the legacy plugin-file form, named by PLUGINS_FILES.
-LEGACY_FAKE_BACKEND = '''
-import attrs
-import rv
-from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
-from rv.config import field
-
-
-@attrs.frozen
-class FakeBackendConfig(BackendConfig):
-    epochs: int = field(default=1, doc="passes over the chips")
-
-
-class FakeBackendConfigBuilder(BackendConfigBuilder):
-    config_class = FakeBackendConfig
-
-
-def register_plugin(plugin_registry):
-    plugin_registry.register_config_builder(rv.BACKEND, "FAKE_BACKEND", FakeBackendConfigBuilder)
-'''
-
 EXPERIMENTS = textwrap.dedent(
-    f'''
+    f"""
     import rv
 
     IMAGE = {str(LANDCOVER / "s2_aberystwyth_tile4.tif")!r}
@@ -63,7 +42,7 @@ EXPERIMENTS = textwrap.dedent(
                 .with_root_uri(root_uri).with_chip_key("tile4").build()
                 for exp_id, epochs in (("quick", 1), ("thorough", 10))
             ]
-    '''
+    """
 )
 
 
@@ -82,14 +61,9 @@ def clean_environment(rv_clean_environment):
 
 @pytest.fixture
 def fake_backend_file(tmp_path, monkeypatch):
-    """The FAKE_BACKEND legacy plugin file, named by PLUGINS_FILES (for in-process and subprocess runs)."""
-    from rv import settings
-
-    path = tmp_path / "fake_backend_plugin.py"
-    path.write_text(LEGACY_FAKE_BACKEND, encoding="utf-8")
-    monkeypatch.setenv("PLUGINS_FILES", str(path))
-    settings.reset_settings()
-    return path
+    """The FAKE_BACKEND legacy plugin file of :mod:`rv.testing`, named by PLUGINS_FILES (for in-process and
+    subprocess runs)."""
+    return use_legacy_fake_backend(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -138,7 +112,11 @@ def run_rv(tmp_path):
         environ["COLUMNS"] = str(columns)
         environ.update(env or {})
         return subprocess.run(
-            [str(python), "-m", "rv", *args], capture_output=True, text=True, env=environ, cwd=tmp_path / "cwd",
+            [str(python), "-m", "rv", *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=tmp_path / "cwd",
             timeout=120,
         )
 

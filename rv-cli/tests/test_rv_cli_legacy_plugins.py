@@ -17,27 +17,7 @@ import pytest
 
 from rv import plugins as rv_plugins
 from rv import settings
-
-#: FAKE_BACKEND, a backend config without torch (what the experiments of conftest's experiment_file use)
-LEGACY_FAKE_BACKEND = '''
-import attrs
-import rv
-from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
-from rv.config import field
-
-
-@attrs.frozen
-class FakeBackendConfig(BackendConfig):
-    epochs: int = field(default=1, doc="passes over the chips")
-
-
-class FakeBackendConfigBuilder(BackendConfigBuilder):
-    config_class = FakeBackendConfig
-
-
-def register_plugin(plugin_registry):
-    plugin_registry.register_config_builder(rv.BACKEND, "FAKE_BACKEND", FakeBackendConfigBuilder)
-'''
+from rv.testing import LEGACY_FAKE_BACKEND
 
 #: appended to LEGACY_FAKE_BACKEND: a runner that records what it was asked to run
 RECORDING_RUNNER = '''
@@ -67,7 +47,7 @@ LEGACY_FILE = LEGACY_FAKE_BACKEND.replace(
     '    plugin_registry.register_experiment_runner("file_recording", FileRecordingRunner)\n',
 ) + RECORDING_RUNNER.format(name="FileRecordingRunner")
 
-LEGACY_MODULE = '''
+LEGACY_MODULE = """
 import attrs
 
 import rv
@@ -86,7 +66,7 @@ class TeamAnalyzerConfigBuilder(AnalyzerConfigBuilder):
 def register_plugin(plugin_registry):
     plugin_registry.register_config_builder(rv.ANALYZER, "TEAM_ANALYZER", TeamAnalyzerConfigBuilder)
     plugin_registry.register_experiment_runner("module_recording", ModuleRecordingRunner)
-''' + RECORDING_RUNNER.format(name="ModuleRecordingRunner")
+""" + RECORDING_RUNNER.format(name="ModuleRecordingRunner")
 
 MODULE = "rv_cli_test_team_plugins"
 
@@ -147,7 +127,7 @@ def test_plugins_list_table_shows_where_each_came_from(rv_cli, legacy_config):
     def row(name):
         start = next(i for i, line in enumerate(lines) if line.startswith(name + " "))
         rest = []
-        for line in lines[start + 1:]:
+        for line in lines[start + 1 :]:
             if line[:1].strip() or not line.strip():
                 break
             rest.append(line)
@@ -155,7 +135,10 @@ def test_plugins_list_table_shows_where_each_came_from(rv_cli, legacy_config):
 
     module = row(MODULE)
     assert re.match(rf"^{MODULE}\s+-\s+-\s+ok\s+analyzers: TEAM_ANALYZER$", module[0].rstrip())
-    assert [line[column:].rstrip() for line in module[1:]] == ["runners: module_recording", f"source: legacy module {MODULE}"]
+    assert [line[column:].rstrip() for line in module[1:]] == [
+        "runners: module_recording",
+        f"source: legacy module {MODULE}",
+    ]
     team_file = row("team_file_plugin")
     assert [line[column:].rstrip() for line in team_file] == [
         "backends: FAKE_BACKEND", "runners: file_recording", f"source: legacy file {legacy_config['file']}",

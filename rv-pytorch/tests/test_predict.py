@@ -74,6 +74,22 @@ class PixelModel(nn.Module):
         return self.conv(x) * 5
 
 
+def predict_mosaic(model, scene, num_classes, **options):
+    """``predict_segmentation`` of all of ``scene`` in chips of 64 pixels, with scores, into a new
+    :class:`Mosaic` (``options``: stride, batch_size and the others)."""
+    mosaic = Mosaic(scene.shape[:2], num_classes)
+    predict_segmentation(
+        model, reader(scene), scene.shape[:2], mosaic, chip_size=64, normalizer=RGB, scores=True, **options
+    )
+    return mosaic
+
+
+def detect(model, image, **options):
+    """``predict_object_detection`` of all of ``image``, boxes of neighbouring windows merged at IoU 0.5
+    (``options``: chip_size, stride, score_thresh and the others)."""
+    return predict_object_detection(model, reader(image), image.shape[:2], normalizer=RGB, merge_thresh=0.5, **options)
+
+
 @pytest.fixture(scope="module")
 def scene():
     return read_scene(KAMPALA_B, (100, 50, 150, 170))  # 150 x 170 real pixels
@@ -83,19 +99,7 @@ def scene():
 def test_tiling_reproduces_the_full_image_prediction_of_a_per_pixel_model(scene, stride):
     model = PixelModel()
     full = model(RGB(scene)[None]).softmax(dim=1)[0].detach().numpy()
-    mosaic = Mosaic(scene.shape[:2], 3)
-    predict_segmentation(
-        model,
-        reader(scene),
-        scene.shape[:2],
-        mosaic,
-        chip_size=64,
-        stride=stride,
-        normalizer=RGB,
-        batch_size=3,
-        class_ids=[10, 20, 30],
-        scores=True,
-    )
+    mosaic = predict_mosaic(model, scene, 3, stride=stride, batch_size=3, class_ids=[10, 20, 30])
     assert np.allclose(mosaic.scores, full, atol=1e-5)
     expected = np.array([10, 20, 30], np.uint8)[full.argmax(axis=0)]
     assert np.array_equal(mosaic.classes, expected)
@@ -134,19 +138,7 @@ def test_cnn_windows_are_stitched_and_overlaps_blended(scene, stride, edge_ramp)
     torch.manual_seed(1)
     model = create_segmentation_model("resnet18", 2, decoder_channels=32).eval()
     expected = reference_blend(model, scene, 64, stride, 64 - stride if edge_ramp is None else edge_ramp)
-    mosaic = Mosaic(scene.shape[:2], 2)
-    predict_segmentation(
-        model,
-        reader(scene),
-        scene.shape[:2],
-        mosaic,
-        chip_size=64,
-        stride=stride,
-        normalizer=RGB,
-        batch_size=4,
-        scores=True,
-        edge_ramp=edge_ramp,
-    )
+    mosaic = predict_mosaic(model, scene, 2, stride=stride, batch_size=4, edge_ramp=edge_ramp)
     assert np.allclose(mosaic.scores, expected, atol=1e-4)
     decided = np.abs(expected[1] - expected[0]) > 1e-3
     assert np.array_equal(mosaic.classes[decided], expected.argmax(axis=0)[decided])
@@ -240,8 +232,7 @@ def test_nodata_windows_are_skipped_and_nodata_pixels_get_255(scene):
 def test_a_scene_smaller_than_a_chip_is_padded(scene):
     small = scene[:30, :45]
     model = PixelModel()
-    mosaic = Mosaic(small.shape[:2], 3)
-    predict_segmentation(model, reader(small), small.shape[:2], mosaic, chip_size=64, normalizer=RGB, scores=True)
+    mosaic = predict_mosaic(model, small, 3)
     full = model(RGB(small)[None]).softmax(dim=1)[0].detach().numpy()
     assert np.allclose(mosaic.scores, full, atol=1e-5)
 
@@ -288,17 +279,7 @@ def test_detection_duplicates_across_windows_are_merged():
     for y0, x0, y1, x1 in squares:
         image[y0:y1, x0:x1] = 255
     # 64 px windows every 32 px: each square is seen (whole or cut) by up to 9 windows.
-    out = predict_object_detection(
-        SquareDetector(),
-        reader(image),
-        image.shape[:2],
-        chip_size=64,
-        stride=32,
-        normalizer=RGB,
-        score_thresh=0.5,
-        merge_thresh=0.5,
-        class_ids=[7],
-    )
+    out = detect(SquareDetector(), image, chip_size=64, stride=32, score_thresh=0.5, class_ids=[7])
     order = np.argsort(out["boxes"][:, 0])
     assert out["boxes"][order].tolist() == [list(map(float, s)) for s in squares]
     assert out["class_ids"].tolist() == [7, 7]
@@ -391,16 +372,7 @@ def test_detection_with_a_real_model_returns_raster_boxes():
     image = read_scene(NEON, (0, 0, 150, 200))
     torch.manual_seed(0)
     model = create_detection_model("resnet18", 1, fpn_channels=32)
-    out = predict_object_detection(
-        model,
-        reader(image),
-        image.shape[:2],
-        chip_size=96,
-        stride=64,
-        normalizer=RGB,
-        score_thresh=0.0,
-        merge_thresh=0.5,
-    )
+    out = detect(model, image, chip_size=96, stride=64, score_thresh=0.0)
     boxes = out["boxes"]
     assert boxes.shape[1] == 4 and len(out["scores"]) == len(boxes) == len(out["class_ids"])
     assert (boxes[:, 2] <= 150).all() and (boxes[:, 3] <= 200).all() and (boxes >= 0).all()

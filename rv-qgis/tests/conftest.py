@@ -7,8 +7,10 @@ QGIS, loads the plugin from the profile ``rv qgis install`` wrote, and prints
 one ``RESULT {json}`` line. The plugin runs ``rv`` of the project's venv.
 
 The experiment is the land-cover segmentation of ``examples/data/landcover``
-with the torch-free MAJORITY_CLASS_BASELINE backend (``baseline_backend.py``, a
-legacy plugin module on ``PYTHONPATH``): ``rv run inprocess`` runs ANALYZE → BUNDLE
+(``rv.testing.baseline.LANDCOVER_EXPERIMENT``, with an AOI on the training
+scene and polygons of the validation predictions) with the torch-free
+MAJORITY_CLASS_BASELINE backend (``baseline_backend.py``, a legacy plugin
+module on ``PYTHONPATH``): ``rv run inprocess`` runs ANALYZE → BUNDLE
 in seconds and leaves a real experiment JSON, predictions, polygons
 and a model bundle. The tree crowns of ``examples/data/trees`` give a detection and a chip
 classification experiment (``trees_experiments.py``) with its sibling for boxes and cells.
@@ -117,39 +119,43 @@ def rv_env(tmp_path_factory) -> dict:
     return env
 
 
+def _run_experiment(base: Path, experiment: Path, commands: tuple[str, ...], env: dict, timeout: float, **args):
+    """``rv run inprocess`` (one process for all commands: seconds, not a minute, on a busy machine) of the
+    ``experiment`` file with ``-a NAME VALUE`` for each of ``args``, in ``base``; asserts that it succeeds."""
+    options = [str(item) for name, value in args.items() for item in ("-a", name, value)]
+    run = subprocess.run(
+        [RV, "run", "inprocess", str(experiment), *commands, *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=base,
+        timeout=timeout,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 @pytest.fixture(scope="session")
 def landcover_run(tmp_path_factory, rv_env) -> SimpleNamespace:
     """A finished run of the land-cover experiment: ``root``, ``experiment`` (its JSON), ``bundle``, ``image``."""
+    from rv.testing.baseline import LANDCOVER_EXPERIMENT
+
     base = tmp_path_factory.mktemp("landcover")
     root = base / "root"
     image = LANDCOVER / "s2_aberystwyth_tile4.tif"
-    run = subprocess.run(
-        [
-            RV,
-            "run",
-            "inprocess",  # one process for all commands: seconds, not a minute, on a busy machine
-            str(HERE / "landcover_experiment.py"),
-            *("ANALYZE", "CHIP", "TRAIN", "PREDICT", "BUNDLE"),  # no EVAL: nothing here reads it
-            "-a",
-            "root_uri",
-            str(root),
-            "-a",
-            "image_uri",
-            str(image),
-            "-a",
-            "labels_uri",
-            str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif"),
-            "-a",
-            "aoi_uri",
-            str(LANDCOVER / "train_aoi.geojson"),
-        ],
-        capture_output=True,
-        text=True,
-        env=rv_env,
-        cwd=base,
-        timeout=300,
+    experiment = base / "landcover.py"
+    experiment.write_text(LANDCOVER_EXPERIMENT, encoding="utf-8")
+    _run_experiment(
+        base,
+        experiment,
+        ("ANALYZE", "CHIP", "TRAIN", "PREDICT", "BUNDLE"),  # no EVAL: nothing here reads it
+        rv_env,
+        300,
+        root_uri=root,
+        image_uri=image,
+        labels_uri=LANDCOVER / "s2_aberystwyth_tile4_labels.tif",
+        aoi_uri=LANDCOVER / "train_aoi.geojson",
+        vector_output="true",
     )
-    assert run.returncode == 0, run.stdout + run.stderr
     return SimpleNamespace(
         root=root,
         experiment=root / "experiments" / "landcover.json",
@@ -165,36 +171,18 @@ def trees_run(tmp_path_factory, rv_env) -> SimpleNamespace:
     (``cells``), each a namespace of ``experiment``, ``bundle`` and ``predictions``; and ``image``."""
     base = tmp_path_factory.mktemp("trees")
     root = base / "root"
-    run = subprocess.run(
-        [
-            RV,
-            "run",
-            "inprocess",
-            str(HERE / "trees_experiments.py"),
-            *("CHIP", "TRAIN", "PREDICT", "BUNDLE"),
-            "-a",
-            "root_uri",
-            str(root),
-            "-a",
-            "image_uri",
-            str(TREES / "neon_osbs_029.tif"),
-            "-a",
-            "labels_uri",
-            str(TREES / "neon_osbs_029_trees.geojson"),
-            "-a",
-            "train_aoi_uri",
-            str(TREES / "train_aoi.geojson"),
-            "-a",
-            "valid_aoi_uri",
-            str(TREES / "validation_aoi.geojson"),
-        ],
-        capture_output=True,
-        text=True,
-        env=rv_env,
-        cwd=base,
-        timeout=400,
+    _run_experiment(
+        base,
+        HERE / "trees_experiments.py",
+        ("CHIP", "TRAIN", "PREDICT", "BUNDLE"),
+        rv_env,
+        400,
+        root_uri=root,
+        image_uri=TREES / "neon_osbs_029.tif",
+        labels_uri=TREES / "neon_osbs_029_trees.geojson",
+        train_aoi_uri=TREES / "train_aoi.geojson",
+        valid_aoi_uri=TREES / "validation_aoi.geojson",
     )
-    assert run.returncode == 0, run.stdout + run.stderr
 
     def outputs(key):
         return SimpleNamespace(

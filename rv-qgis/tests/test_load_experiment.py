@@ -17,18 +17,24 @@ LOAD_ALL = """
 CLASSES = [[1, "#006400", "forest"], [2, "#90ee90", "grass"], [3, "#808080", "urban"], [4, "#0000ff", "water"]]
 
 
+def scene_groups(train, valid, valid_layers):
+    """The layer groups of a loaded experiment of one training and one validation scene, layers top to
+    bottom: the training scene's AOI, ground truth and image; the validation scene's ``valid_layers``
+    (``predictions``...), ground truth and image."""
+    return {
+        f"train-{train}": [f"train-{train}-aoi", f"train-{train}-ground_truth", f"train-{train}"],
+        f"val-{valid}": [
+            *(f"val-{valid}-{layer}" for layer in valid_layers),
+            f"val-{valid}-ground_truth",
+            f"val-{valid}",
+        ],
+    }
+
+
 def test_layers_are_named_grouped_and_styled_as_in_raster_vision(run_qgis, landcover_run):
     got = run_qgis(LOAD_ALL, EXPERIMENT=landcover_run.experiment)
 
-    assert got["groups"] == {
-        "train-tile4-train": ["train-tile4-train-aoi", "train-tile4-train-ground_truth", "train-tile4-train"],
-        "val-tile4-valid": [
-            "val-tile4-valid-predictions-polygons",
-            "val-tile4-valid-predictions",
-            "val-tile4-valid-ground_truth",
-            "val-tile4-valid",
-        ],
-    }
+    assert got["groups"] == scene_groups("tile4-train", "tile4-valid", ["predictions-polygons", "predictions"])
     assert got["loaded"] == 7
     layers = got["layers"]
     with rasterio.open(landcover_run.image) as image:
@@ -129,15 +135,7 @@ LOAD_DETECTION = """
 def test_a_detection_experiment_shows_boxes_in_class_colours(run_qgis, trees_run):
     got = run_qgis(LOAD_DETECTION, EXPERIMENT=trees_run.detection.experiment)
 
-    assert got["groups"] == {
-        "train-osbs-train": ["train-osbs-train-aoi", "train-osbs-train-ground_truth", "train-osbs-train"],
-        "val-osbs-valid": [
-            "val-osbs-valid-aoi",
-            "val-osbs-valid-predictions",
-            "val-osbs-valid-ground_truth",
-            "val-osbs-valid",
-        ],
-    }
+    assert got["groups"] == scene_groups("osbs-train", "osbs-valid", ["aoi", "predictions"])
     layers = got["layers"]
     assert got["project_crs"] == "EPSG:32617"  # the imagery's
     assert layers["val-osbs-valid"]["crs"] == "EPSG:32617" and layers["val-osbs-valid"]["renderer"] == "multibandcolor"

@@ -16,23 +16,23 @@ RV = str(Path(sys.executable).with_name("rv"))
 CLASSES = [[1, "#006400", "forest"], [2, "#90ee90", "grass"], [3, "#808080", "urban"], [4, "#0000ff", "water"]]
 
 
-def rv_predict(landcover_run, rv_env, out):
-    """The reference: ``rv predict`` run by hand."""
+def run_rv_predict(bundle, image, out, rv_env):
+    """The reference: ``rv predict`` run by hand, writing ``out``."""
     done = subprocess.run(
-        [RV, "predict", str(landcover_run.bundle), str(landcover_run.image), str(out)],
-        capture_output=True,
-        text=True,
-        env=rv_env,
-        timeout=120,
+        [RV, "predict", str(bundle), str(image), str(out)], capture_output=True, text=True, env=rv_env, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    with rasterio.open(out) as src:
-        return src.read(), src.crs, src.transform
 
 
 def read(path):
     with rasterio.open(path) as src:
         return src.read(), src.crs, src.transform
+
+
+def rv_predict(landcover_run, rv_env, out):
+    """The land-cover predictions of ``rv predict`` run by hand: ``(array, crs, transform)``."""
+    run_rv_predict(landcover_run.bundle, landcover_run.image, out, rv_env)
+    return read(out)
 
 
 PREDICT = """
@@ -123,14 +123,7 @@ def test_predict_with_detection_and_chip_classification_bundles_writes_styled_ve
         ("cells", trees_run.cells, [[1, "#006400", "trees"], [2, "#d2b48c", "background"]]),
     ):
         reference = tmp_path / f"cli-{name}.geojson"
-        done = subprocess.run(
-            [RV, "predict", str(run.bundle), str(trees_run.image), str(reference)],
-            capture_output=True,
-            text=True,
-            env=rv_env,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
+        run_rv_predict(run.bundle, trees_run.image, reference, rv_env)
         expected = geojson_features(reference)
         actual = got[name]["features"]
         assert len(actual) == len(expected) > 0, name

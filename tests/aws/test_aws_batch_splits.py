@@ -11,7 +11,6 @@ unsplit local run.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import sys
 import numpy as np
 
 from rv import file_utils
+from rv.testing import environ_without_rv
 
 from .conftest import IMAGE, LABELS
 
@@ -29,7 +29,7 @@ def _args(root, image, labels):
 
 def _run_job(request: dict, index: int | None = None) -> None:
     """Run a submitted job (one task of an array job when ``index`` is given) as Batch would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_", "AWS_BATCH_"))}
+    env = environ_without_rv(also_remove=("AWS_BATCH_",))
     env.update({e["name"]: e["value"] for e in request["containerOverrides"]["environment"]})
     if index is not None:
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)

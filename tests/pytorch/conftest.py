@@ -13,13 +13,14 @@ folders share a module name.
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from rv.testing import environ_without_rv
 
 HERE = Path(__file__).resolve().parent
 EXPERIMENTS = HERE / "experiments.py"
@@ -35,7 +36,7 @@ def pytest_collection_modifyitems(items):
 def rv_environ(tmp_path_factory):
     """Environment of the ``rv`` subprocesses: no RV_ settings from the shell, one torch thread."""
     config_dir = tmp_path_factory.mktemp("rv-config")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RV_", "PLUGINS_"))}
+    env = environ_without_rv()
     env.update(RV_CONFIG_DIR=str(config_dir), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     return env
 
@@ -47,8 +48,9 @@ def run_rv(rv_environ, tmp_path_factory):
     def _run(*args, cwd=None, check=True, timeout=900, env=None):
         cwd = cwd or tmp_path_factory.mktemp("cwd")
         argv = [sys.executable, "-m", "rv", *map(str, args)]
-        result = subprocess.run(argv, capture_output=True, text=True, env={**rv_environ, **(env or {})},
-                                cwd=cwd, timeout=timeout)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, env={**rv_environ, **(env or {})}, cwd=cwd, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"rv {' '.join(map(str, args))} failed ({result.returncode}):\n"
@@ -132,5 +134,9 @@ def helpers():
     """Helpers for the test modules (which cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(write_aoi=write_aoi, geojson_pixel_boxes=geojson_pixel_boxes, experiment_args=experiment_args,
-                           moved_away=moved_away)
+    return SimpleNamespace(
+        write_aoi=write_aoi,
+        geojson_pixel_boxes=geojson_pixel_boxes,
+        experiment_args=experiment_args,
+        moved_away=moved_away,
+    )

@@ -23,20 +23,23 @@ command graph as usual, then this runner:
 ``-n`` (:meth:`AwsBatchRunner.dry_run`) prints the job graph and submits
 nothing. Settings come from the ``[AWS_BATCH]`` section of rv's settings
 (:class:`BatchSettings`). boto3 is imported only when jobs are submitted.
+
+One concept, one module (over 500 lines): turning a command plan into AWS
+Batch jobs — settings, job planning, the checks before submission and the
+runner that submits; the settings and job classes exist only for the runner.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rv import keys
 from rv.command.dag import CommandPlan, PlannedCommand
 from rv.errors import ConfigError, FileSystemError, RunnerError
-from rv.runner.runner import Runner, RunOptions, write_command_configs
+from rv.runner.runner import ClusterRunner, RunOptions, write_command_configs
 
 SECTION = "AWS_BATCH"
 #: commands that run on the GPU queue and job definition; the others go to the CPU ones
@@ -301,16 +304,13 @@ def plan_batch_jobs(plan: CommandPlan, settings: BatchSettings, pm=None) -> list
             "command-config.json and write their outputs where every job can reach them. Use an s3:// "
             "root_uri, e.g. `rv run aws_batch experiment.py -a root_uri s3://my-bucket/out`."
         )
-    from rv.command.split import array_run_command_args, cluster_groups, group_dependencies, parts_description
+    from rv.command.split import array_run_command_args, cluster_jobs, parts_description
 
     legacy = legacy_plugins(pm)
-    groups = cluster_groups(plan)
-    dependencies = group_dependencies(plan, groups)
     jobs = []
-    for group in groups:
+    for group, parents in cluster_jobs(plan):
         i = group[0]
         pc = plan.commands[i]
-        parents = dependencies[i]
         if len(parents) > MAX_DEPENDENCIES:
             raise ConfigError(
                 f"{pc.name} depends on {len(parents)} commands, but an AWS Batch job may depend on at most "
@@ -504,7 +504,7 @@ def check_batch_resources(client, jobs: Sequence[BatchJob], settings: BatchSetti
 # ---------------------------------------------------------------------------
 
 
-class AwsBatchRunner(Runner):
+class AwsBatchRunner(ClusterRunner):
     """Run the command graph as AWS Batch jobs (``rv run aws_batch``).
 
     See the module docstring for what it checks, writes and submits.
@@ -512,39 +512,23 @@ class AwsBatchRunner(Runner):
     boto3 Batch client (both default to what the environment gives).
     """
 
-    def __init__(self, settings: BatchSettings | None = None, client=None) -> None:
-        self._settings = settings
-        self._client = client
+    scheduler = "AWS Batch"
+    settings_class = BatchSettings
 
-    @property
-    def settings(self) -> BatchSettings:
-        """The ``[AWS_BATCH]`` settings (read on first use)."""
-        if self._settings is None:
-            self._settings = BatchSettings.from_settings()
-        return self._settings
+    def __init__(self, settings: BatchSettings | None = None, client=None) -> None:
+        super().__init__(settings)
+        self._client = client
 
     def jobs(self, plan: CommandPlan) -> list[BatchJob]:
         """The jobs this runner would submit for ``plan`` (see :func:`plan_batch_jobs`)."""
         return plan_batch_jobs(plan, self.settings)
 
-    def dry_run(self, plan: CommandPlan, options: RunOptions) -> None:
-        """Print the job graph (name, queue, definition, command, parents); submit and write nothing."""
-        if not plan.to_run():
-            print("AWS Batch jobs: none (every command's outputs exist from an identical config).")
-            return
-        print(job_graph_text(self.jobs(plan)))
+    def describe_jobs(self, jobs: list[BatchJob]) -> str:
+        """The job graph: name, queue, definition, command and parents of each job."""
+        return job_graph_text(jobs)
 
-    def run(self, plan: CommandPlan, options: RunOptions) -> list[str]:
+    def submit(self, plan: CommandPlan, options: RunOptions) -> list[str]:
         """Check, write the command configs, submit one job per command to run; return the job ids."""
-        if options.dry_run:
-            self.dry_run(plan, options)
-            return []
-        if not plan.to_run():
-            print(
-                "rv: nothing to submit: every command's outputs exist from an identical config (use -r to rerun).",
-                file=sys.stderr,
-            )
-            return []
         from rv.plugins import get_plugin_manager
 
         pm = get_plugin_manager()

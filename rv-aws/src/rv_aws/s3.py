@@ -15,6 +15,10 @@ with the same credentials:
   ``AWS_REQUEST_PAYER=requester``: reading from requester-pays buckets.
 
 boto3 is imported inside the functions that need it.
+
+One concept, one module (over 500 lines): rv's view of S3 — the settings
+read once, the GDAL and boto3 set-up from them, and the access check with
+its messages, which must name the same endpoint, credentials and region.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""rv-cli's own subcommands: run, ls, predict, run_command, plugins."""
+"""rv-cli's own subcommands: run, ls, predict, run_command, plugins.
+
+One concept, one module (over 500 lines): the commands rv-cli adds to
+``rv``, each a thin layer that parses its arguments, calls the core and
+prints; the printing helpers (the run and EVAL summaries, the plugins
+table) serve these commands alone.
+"""
 
 from __future__ import annotations
 
@@ -92,7 +98,12 @@ def _load(path, module, arg, prefix, method, filter_):
 
     path, module = _experiments_source(path, module)
     return load_experiments(
-        path=path, module=module, args=_parse_args(arg or []), prefix=prefix, methods=method or None, filters=filter_ or None
+        path=path,
+        module=module,
+        args=_parse_args(arg or []),
+        prefix=prefix,
+        methods=method or None,
+        filters=filter_ or None,
     )
 
 
@@ -139,15 +150,21 @@ class KeyValueArgsCommand(TyperCommand):
 
 def run(
     runner: str = typer.Argument(..., help="Runner key: local, inprocess, aws_batch, or one a plugin registers."),
-    items: Optional[list[str]] = typer.Argument(None, help="Commands to run (default all) and/or the experiment .py file."),
+    items: Optional[list[str]] = typer.Argument(
+        None, help="Commands to run (default all) and/or the experiment .py file."
+    ),
     experiment_module: Optional[str] = typer.Option(None, *_MODULE_OPTIONS, help=_MODULE_HELP),
     path: Optional[str] = typer.Option(None, "-p", "--path", help="Experiment .py file."),
-    dry_run: bool = typer.Option(False, "-n", "--dry-run", "--dry_run", help="Print the commands in order and run nothing."),
+    dry_run: bool = typer.Option(
+        False, "-n", "--dry-run", "--dry_run", help="Print the commands in order and run nothing."
+    ),
     skip_file_check: bool = typer.Option(False, "-x", "--skip-file-check", help="Skip 'Ensuring input files exist'."),
     arg: Optional[list[str]] = typer.Option(None, "-a", "--arg", metavar="KEY VALUE", help=_ARG_HELP),
     prefix: str = typer.Option("exp_", "--prefix", help="Prefix of experiment methods."),
     method: Optional[list[str]] = typer.Option(None, "-m", "--method", help="Only methods matching this pattern."),
-    filter_: Optional[list[str]] = typer.Option(None, "-f", "--filter", help="Only experiment ids matching this pattern."),
+    filter_: Optional[list[str]] = typer.Option(
+        None, "-f", "--filter", help="Only experiment ids matching this pattern."
+    ),
     rerun: bool = typer.Option(False, "-r", "--rerun", help="Run commands even when their outputs exist."),
     tempdir: Optional[str] = typer.Option(None, "--tempdir", help="Temporary directory for this run."),
     jobs: int = typer.Option(1, "-j", "--jobs", help="Run up to N independent commands in parallel."),
@@ -155,7 +172,10 @@ def run(
         1, "--splits", min=1, help="Run CHIP, PREDICT (and ANALYZE with the stats analyzer) as N parts plus a merge."
     ),
     verbose: int = typer.Option(
-        0, "-v", "--verbose", count=True,
+        0,
+        "-v",
+        "--verbose",
+        count=True,
         help="More output: every distinct warning message and each command's start line; with -n, -v key "
         "fields, -vv full JSON.",
     ),
@@ -226,7 +246,9 @@ def _grouped_names(commands) -> str:
     by_key: dict[str, list[str]] = {}
     for pc in commands:
         part = getattr(pc.config, "part", None)  # a part of a split command (--splits)
-        label = pc.config.command_type if part is None else f"{pc.config.command_type} part {part + 1}/{pc.config.parts}"
+        label = (
+            pc.config.command_type if part is None else f"{pc.config.command_type} part {part + 1}/{pc.config.parts}"
+        )
         by_key.setdefault(pc.config.key, []).append(label)
     return "; ".join(f"{key}: {', '.join(types)}" for key, types in by_key.items())
 
@@ -398,16 +420,20 @@ def predict(
         ..., metavar="image", help="Image(s) to predict on (GeoTIFF), or a folder of GeoTIFFs."
     ),
     output: str = typer.Argument(
-        ..., help="Where to write the labels: a file for one image, or a folder that gets one prediction per "
-        "image, named after it (with several images, a folder of images, an existing folder or a path ending in /)."
+        ...,
+        help="Where to write the labels: a file for one image, or a folder that gets one prediction per "
+        "image, named after it (with several images, a folder of images, an existing folder or a path ending in /).",
     ),
     update_stats: bool = typer.Option(
-        False, "-a", "--update-stats",
+        False,
+        "-a",
+        "--update-stats",
         help="Compute the statistics on each image instead of using the bundle's (stats transformer).",
     ),
     channel_order: Optional[str] = typer.Option(None, "--channel-order", help='Bands to use, e.g. "2 1 0".'),
     export_config: Optional[str] = typer.Option(
-        None, "--export-config",
+        None,
+        "--export-config",
         help="Also write the prediction config here (a folder, one <image name>.json each, for several images).",
     ),
 ) -> None:
@@ -438,8 +464,14 @@ def predict(
 
 
 #: hooks shown in the ``provides`` column beside the registered keys (what else a plugin contributes)
-_SHOWN_HOOKS = ("default_raster_source", "default_label_source", "default_label_store", "default_evaluator",
-                "file_system_for", "register_commands")
+_SHOWN_HOOKS = (
+    "default_raster_source",
+    "default_label_source",
+    "default_label_store",
+    "default_evaluator",
+    "file_system_for",
+    "register_commands",
+)
 
 
 def _provides_lines(info) -> list[str]:

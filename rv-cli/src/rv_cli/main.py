@@ -33,7 +33,9 @@ def verbosity() -> int:
 
 def _root_callback(
     ctx: typer.Context,
-    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="rv configuration profile (~/.rastervision/<profile>)."),
+    profile: Optional[str] = typer.Option(
+        None, "-p", "--profile", help="rv configuration profile (~/.rastervision/<profile>)."
+    ),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More output: -v, -vv."),
     quiet: bool = typer.Option(
         False, "-q", "--quiet", help="Only errors: no progress, warnings or summaries (logs keep everything)."
@@ -124,7 +126,9 @@ def make_app() -> typer.Typer:
         except Exception as exc:  # a broken plugin command never takes `rv` down
             name = pm.get_name(impl.plugin) or "?"
             info = pm.rv_plugins.get(name)
-            pm.record_failure(name, info.distribution if info else None, info.version if info else None, "hook register_commands", exc)
+            pm.record_failure(
+                name, info.distribution if info else None, info.version if info else None, "hook register_commands", exc
+            )
     return app
 
 

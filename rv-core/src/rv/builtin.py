@@ -19,7 +19,7 @@ _TIFF_EXTENSIONS = (".tif", ".tiff", ".vrt")
 
 def _ext(uri: str) -> str:
     path = uri.split("?", 1)[0].lower()
-    return path[path.rfind("."):] if "." in path else ""
+    return path[path.rfind(".") :] if "." in path else ""
 
 
 @hookimpl

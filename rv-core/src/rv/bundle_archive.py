@@ -42,7 +42,9 @@ def max_bundle_bytes() -> int:
     try:
         return int(float(value))
     except ValueError:
-        raise ConfigError(f"{MAX_BYTES_ENV}={value!r} is not a number of bytes (e.g. 17179869184 for 16 GiB).") from None
+        raise ConfigError(
+            f"{MAX_BYTES_ENV}={value!r} is not a number of bytes (e.g. 17179869184 for 16 GiB)."
+        ) from None
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -103,9 +105,14 @@ def read_manifest(zf: zipfile.ZipFile, uri: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{uri}: its {MANIFEST_NAME} is not valid JSON ({e}); the bundle is damaged.") from None
     if not isinstance(manifest, dict):
-        raise DataError(f"{uri}: its {MANIFEST_NAME} holds a JSON {type(manifest).__name__}, not an rv bundle manifest.")
-    missing = [k for k, kind in (("task", str), ("backend", str), ("classes", list))
-               if not isinstance(manifest.get(k), kind) or not manifest.get(k)]
+        raise DataError(
+            f"{uri}: its {MANIFEST_NAME} holds a JSON {type(manifest).__name__}, not an rv bundle manifest."
+        )
+    missing = [
+        k
+        for k, kind in (("task", str), ("backend", str), ("classes", list))
+        if not isinstance(manifest.get(k), kind) or not manifest.get(k)
+    ]
     if missing:
         raise DataError(
             f"{uri}: its {MANIFEST_NAME} lacks {', '.join(repr(k) for k in missing)}, so it is not an rv model "
@@ -114,8 +121,12 @@ def read_manifest(zf: zipfile.ZipFile, uri: str) -> dict[str, Any]:
     return manifest
 
 
-def extract_bundle(local_zip: str, out_dir: str, uri: str | None = None,
-                   check_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+def extract_bundle(
+    local_zip: str,
+    out_dir: str,
+    uri: str | None = None,
+    check_manifest: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Extract the bundle archive ``local_zip`` into ``out_dir`` after every check; returns its manifest.
 
     ``check_manifest`` (e.g. the predictor's format upgrade) is applied to
@@ -151,7 +162,9 @@ def extract_bundle(local_zip: str, out_dir: str, uri: str | None = None,
                     # Copy no more than the declared size: a header that understates it is a lie.
                     copied = _copy_capped(src, dst, info.file_size)
             except (zipfile.BadZipFile, EOFError, OSError) as e:
-                raise DataError(f"Model bundle {uri} is damaged: its entry {info.filename!r} cannot be read ({e}).") from None
+                raise DataError(
+                    f"Model bundle {uri} is damaged: its entry {info.filename!r} cannot be read ({e})."
+                ) from None
             if copied > info.file_size:
                 raise DataError(
                     f"Model bundle {uri} is refused: its entry {info.filename!r} holds more than the "

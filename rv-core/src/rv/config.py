@@ -194,8 +194,7 @@ class ConfigBuilder:
         for name in changes:
             if name not in fields:
                 raise ConfigError(
-                    f"{self.config_class.__name__} has no option {name!r}; "
-                    f"known options: {', '.join(fields)}."
+                    f"{self.config_class.__name__} has no option {name!r}; known options: {', '.join(fields)}."
                 )
         return attrs.evolve(self, values={**self.values, **changes})
 
@@ -218,16 +217,10 @@ class ConfigBuilder:
         """Validate and return the config; a missing or bad field is a ConfigError."""
         cls = self.config_class
         values = {**self._defaults(), **self.values}
-        missing = [
-            f.name
-            for f in attrs.fields(cls)
-            if f.default is attrs.NOTHING and f.init and f.name not in values
-        ]
+        missing = [f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.init and f.name not in values]
         if missing:
             hints = "; ".join(f"call .with_{name}(...)" for name in missing)
-            raise ConfigError(
-                f"{cls.__name__} is missing required field(s) {', '.join(missing)}: {hints}."
-            )
+            raise ConfigError(f"{cls.__name__} is missing required field(s) {', '.join(missing)}: {hints}.")
         try:
             config = cls(**values)
         except (TypeError, ValueError) as e:
@@ -245,6 +238,10 @@ class GenericBuilder(ConfigBuilder):
     def for_class(cls, config_cls: type[Config]) -> type[ConfigBuilder]:
         if config_cls not in cls._cache:
             cls._cache[config_cls] = attrs.frozen(
-                type(f"{config_cls.__name__}Builder", (ConfigBuilder,), {"config_class": config_cls, "__annotations__": {}})
+                type(
+                    f"{config_cls.__name__}Builder",
+                    (ConfigBuilder,),
+                    {"config_class": config_cls, "__annotations__": {}},
+                )
             )
         return cls._cache[config_cls]

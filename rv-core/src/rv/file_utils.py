@@ -19,6 +19,10 @@ sent with :func:`upload` or :func:`sync_to_dir`. GDAL reads
 :func:`gdal_path` under ``rasterio.Env(**gdal_env())`` (or the ``gdal_env_for``
 hook's environment), or let :func:`local_or_gdal_path` download what GDAL
 cannot stream.
+
+One concept, one module (over 500 lines): rv's file API, every function a
+command calls to read or write a URI, with its atomic writes and its error
+messages; URI parsing and file system choice live in :mod:`rv.file_systems`.
 """
 
 from __future__ import annotations

@@ -61,9 +61,11 @@ def _new_figure(width: float, height: float, dpi: int = 100):
 
 @contextmanager
 def _tmp_dir() -> Iterator[str]:
+    """A temporary directory for the reads of a figure; Python warnings said meanwhile as rv's (once each)."""
+    from rv.run_output import python_warnings_as_rvs
     from rv.settings import tmp_dir
 
-    with tempfile.TemporaryDirectory(prefix="rv-plot-", dir=tmp_dir()) as d:
+    with tempfile.TemporaryDirectory(prefix="rv-plot-", dir=tmp_dir()) as d, python_warnings_as_rvs():
         yield d
 
 

@@ -53,7 +53,9 @@ def upgrade_manifest(manifest: dict, source: str) -> dict:
             f"{source} is a bundle of format {version}, newer than this rv reads ({BUNDLE_FORMAT_VERSION}): upgrade rv."
         )
     if version < 1:
-        raise DataError(f"{source} has the format version {version}; bundle formats start at 1. Bundle the model again.")
+        raise DataError(
+            f"{source} has the format version {version}; bundle formats start at 1. Bundle the model again."
+        )
     manifest = dict(manifest)
     while version < BUNDLE_FORMAT_VERSION:
         manifest = MANIFEST_UPGRADES[version](manifest)
@@ -105,10 +107,13 @@ class Predictor:
 
         local = file_utils.download_if_needed(self.bundle_uri, self.tmp_dir)
         # Entries, total size and the manifest are checked before anything is written or read.
-        self.manifest = extract_bundle(local, self.bundle_dir, self.bundle_uri,
-                                       check_manifest=lambda m: upgrade_manifest(m, self.bundle_uri))
+        self.manifest = extract_bundle(
+            local, self.bundle_dir, self.bundle_uri, check_manifest=lambda m: upgrade_manifest(m, self.bundle_uri)
+        )
         with open(os.path.join(self.bundle_dir, "bundle-config.json")) as f:
-            self.config = config_from_json(f.read(), BundleCommandConfig, source=f"{self.bundle_uri}:bundle-config.json")
+            self.config = config_from_json(
+                f.read(), BundleCommandConfig, source=f"{self.bundle_uri}:bundle-config.json"
+            )
 
     def load_model(self) -> None:
         """Create the backend and load the bundled weights (done on first predict otherwise)."""
@@ -133,8 +138,14 @@ class Predictor:
         store = self.label_store_config()
         if label_uri is not None:
             store = attrs.evolve(store, uri=label_uri)
-        return attrs.evolve(self.config.scene, id=_image_stem(image_uri),
-                            raster_source=raster_source, label_source=None, label_store=store, aoi_uris=())
+        return attrs.evolve(
+            self.config.scene,
+            id=_image_stem(image_uri),
+            raster_source=raster_source,
+            label_source=None,
+            label_store=store,
+            aoi_uris=(),
+        )
 
     def label_store_config(self) -> Any:
         """The label store config predictions are written with, without a URI: the experiment's (bundles
@@ -214,8 +225,10 @@ class Predictor:
         m = self.manifest
         want_channels = m.get("num_channels")
         trained_order = m.get("channel_order")
-        trained = (f"channel order {list(trained_order) if trained_order is not None else 'all bands'} of a "
-                   f"{m.get('num_bands', '?')}-band {m.get('dtype', '?')} image")
+        trained = (
+            f"channel order {list(trained_order) if trained_order is not None else 'all bands'} of a "
+            f"{m.get('num_bands', '?')}-band {m.get('dtype', '?')} image"
+        )
         if self.channel_order is not None:
             order, whose = list(self.channel_order), "the channel order asked for (--channel-order)"
         else:

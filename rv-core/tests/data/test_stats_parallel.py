@@ -1,4 +1,5 @@
-"""The stats analyzer shared among forked processes gives exactly the single-process statistics."""
+"""The stats analyzer in pieces gives exactly the one-pass statistics: shared among forked processes,
+and as the parts of a split ANALYZE (``rv run --splits N``) merged."""
 
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ def test_several_sources_sampled_equal_serial(data_dir):
     np.testing.assert_allclose(full.means, pixels.mean(axis=1), rtol=1e-12)
 
 
-def test_float_moments_and_reservoir_equal_serial(tmp_path, data_dir):
-    """Float rasters: moments merged in window order and the reservoir's keys seeded per window."""
+@pytest.fixture
+def reflectance(tmp_path, data_dir):
+    """A float32 raster of three bands with a nodata corner: ``(path, flat)``, ``flat`` its valid pixels
+    (bands × pixels, float64)."""
     with rasterio.open(data_dir / "multiband" / "s2_aberystwyth_subset_10band.tif") as ds:
         profile = ds.profile
         data = ds.read([1, 2, 3]).astype(np.float32) / 1000
@@ -56,11 +59,16 @@ def test_float_moments_and_reservoir_equal_serial(tmp_path, data_dir):
     path = tmp_path / "reflectance.tif"
     with rasterio.open(path, "w", **profile) as out:
         out.write(data)
+    flat = data.reshape(3, -1).astype(np.float64)
+    return path, flat[:, flat[0] != -1]
+
+
+def test_float_moments_and_reservoir_equal_serial(reflectance):
+    """Float rasters: moments merged in window order and the reservoir's keys seeded per window."""
+    path, flat = reflectance
     serial = StatsAnalyzer(sample_prob=1.0, chip_size=50, seed=3, num_workers=1).process([GeoTIFFSource(str(path))])
     split = StatsAnalyzer(sample_prob=1.0, chip_size=50, seed=3, num_workers=3).process([GeoTIFFSource(str(path))])
     assert_same_stats(serial, split)
-    flat = data.reshape(3, -1).astype(np.float64)
-    flat = flat[:, flat[0] != -1]
     np.testing.assert_allclose(split.means, flat.mean(axis=1), rtol=1e-9)
     np.testing.assert_allclose(split.stds, flat.std(axis=1), rtol=1e-9)
     assert split.count == flat.shape[1]
@@ -93,3 +101,31 @@ def test_band_sequential_reads_equal_chips(data_dir):
         np.testing.assert_array_equal(bands, np.moveaxis(chip, -1, 0))
         np.testing.assert_array_equal(band_mask, mask)
     assert src.get_raw_bands_with_mask(Box(0, 0, 400, 400))[1].any()  # the file's nodata pixels
+
+
+# ---------------------------------------------------------------------------------------------
+# A split ANALYZE: each part's partial statistics, merged
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_parts_of_two_sampled_integer_scenes_merge_to_one_pass(data_dir, parts):
+    buildings = data_dir / "buildings"
+    sources = [GeoTIFFSource(str(buildings / "kampala_oam_a.tif")), GeoTIFFSource(str(buildings / "kampala_oam_b.tif"))]
+    analyzer = StatsAnalyzer(sample_prob=0.5, chip_size=100, seed=5, num_workers=1)
+    whole = analyzer.process(sources)
+    # Each part in a "process" of its own: sources reopened, only the part's bytes handed on.
+    partials = [analyzer.process_part(list(sources), k, parts) for k in range(parts)]
+    assert all(isinstance(p, bytes) and p for p in partials)
+    assert_same_stats(analyzer.merge_parts(sources, partials), whole)
+
+
+def test_parts_of_a_float_scene_merge_to_one_pass(reflectance):
+    """Float rasters: per-window moments merged in window order, the reservoir's keys seeded per window."""
+    path, flat = reflectance
+    analyzer = StatsAnalyzer(sample_prob=1.0, chip_size=50, seed=3, num_workers=1)
+    whole = analyzer.process([GeoTIFFSource(str(path))])
+    partials = [analyzer.process_part([GeoTIFFSource(str(path))], k, 3) for k in range(3)]
+    merged = analyzer.merge_parts([GeoTIFFSource(str(path))], partials)
+    assert_same_stats(merged, whole)
+    np.testing.assert_allclose(merged.means, flat.mean(axis=1), rtol=1e-9)

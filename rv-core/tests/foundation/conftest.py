@@ -3,7 +3,7 @@
 The fake backend is what a backend plugin looks like to the core (a
 BackendConfig subclass registered under a key), without torch. It is
 registered two ways: in-process with ``rv_register_plugin`` (from
-``rv.testing``), and as a legacy plugin *file* named by ``PLUGINS_FILES``, so
+``rv.testing``), and as the legacy plugin *file* ``rv.testing.LEGACY_FAKE_BACKEND`` named by ``PLUGINS_FILES``, so
 that subprocesses (``rv run_command`` started by the local runner, ``python
 experiment.py``) see it too.
 
@@ -22,6 +22,7 @@ import pytest
 import rv
 from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
 from rv.config import field
+from rv.testing import FAKE_BACKEND, use_legacy_fake_backend
 
 # the sample data kept in the repository: <repo>/examples/data
 DATA_DIR = Path(__file__).resolve().parents[3] / "examples" / "data"
@@ -29,8 +30,6 @@ LANDCOVER = DATA_DIR / "landcover"
 IMAGE = str(LANDCOVER / "s2_aberystwyth_tile4.tif")
 LABELS = str(LANDCOVER / "s2_aberystwyth_tile4_labels.tif")
 FIXTURES = Path(__file__).resolve().parent / "data"
-
-FAKE_BACKEND = "FAKE_BACKEND"
 
 
 @attrs.frozen
@@ -54,33 +53,6 @@ class FakeBackendPlugin:
     def register_backends(self, register):
         register(FAKE_BACKEND, FakeBackendConfigBuilder)
 
-
-#: The same backend as a legacy plugin file, for subprocesses.
-LEGACY_FAKE_BACKEND = textwrap.dedent(
-    '''
-    """FAKE_BACKEND for rv's tests, in the legacy register_plugin form."""
-    import attrs
-    import rv
-    from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
-    from rv.config import field
-
-
-    @attrs.frozen
-    class FakeBackendConfig(BackendConfig):
-        epochs: int = field(default=1, doc="passes over the chips")
-
-
-    class FakeBackendConfigBuilder(BackendConfigBuilder):
-        config_class = FakeBackendConfig
-
-        def with_epochs(self, epochs):
-            return self._with(epochs=int(epochs))
-
-
-    def register_plugin(plugin_registry):
-        plugin_registry.register_config_builder(rv.BACKEND, "FAKE_BACKEND", FakeBackendConfigBuilder)
-    '''
-)
 
 #: Two segmentation experiments on the real landcover tile that share one CHIP key.
 EXPERIMENT_FILE = textwrap.dedent(
@@ -154,12 +126,9 @@ def legacy_fake_backend(tmp_path, monkeypatch):
 
     Returns a fresh plugin manager, made active for the test.
     """
-    from rv import plugins, settings
+    from rv import plugins
 
-    path = tmp_path / "fake_backend_plugin.py"
-    path.write_text(LEGACY_FAKE_BACKEND, encoding="utf-8")
-    monkeypatch.setenv("PLUGINS_FILES", str(path))
-    settings.reset_settings()
+    use_legacy_fake_backend(tmp_path, monkeypatch)
     pm = plugins.make_plugin_manager()
     with plugins.use_plugin_manager(pm):
         yield pm

@@ -11,8 +11,7 @@ this package — as plugin discovery does — loads neither rasterio nor shapely
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rv._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -33,15 +32,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rv_geojson' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

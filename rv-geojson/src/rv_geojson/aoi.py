@@ -77,8 +77,7 @@ def read_aoi(uris: str | Sequence[str], crs_transformer: Any, extent: Box) -> li
                 f"The AOI in {uri} lies outside the scene: it spans pixel columns {xmin:.0f}..{xmax:.0f} "
                 f"and rows {ymin:.0f}..{ymax:.0f}, but the scene is {_scene_bounds_text(crs_transformer, extent)}. "
                 "Give this scene the AOI drawn for it, and check the AOI's CRS (RFC 7946 GeoJSON without a "
-                "crs member must be WGS84 lon/lat)."
-                + (f" {features.note}" if features.note else "")
+                "crs member must be WGS84 lon/lat)." + (f" {features.note}" if features.note else "")
             )
         polygons.extend(p for p in shapely.get_parts(clipped) if p.area > 0)
     return polygons

@@ -12,6 +12,11 @@ coordinates as its own (pixels for a plain image) but refuses a file that is
 plainly georeferenced (a ``crs`` member, or WGS84 degrees smaller than a
 pixel). Bad input raises :class:`rv.errors.DataError` naming the file, the
 feature and the fix.
+
+One concept, one module (over 500 lines): one GeoJSON file made into pixel
+features of a scene — parsing, CRS, reprojection, repair and class
+resolution (:class:`ClassResolver`) are steps of :func:`read_pixel_features`
+that no other module uses apart.
 """
 
 from __future__ import annotations

@@ -39,7 +39,9 @@ class GeoJSONSourceConfig(RasterSourceConfig):
     background_class_id: int | None = field(
         default=None, doc="class of pixels no feature covers (default: the task's background class; none: 255 = ignore)"
     )
-    line_buffer: float | None = field(default=15.0, doc="pixels lines are buffered by on each side (None: lines dropped)")
+    line_buffer: float | None = field(
+        default=15.0, doc="pixels lines are buffered by on each side (None: lines dropped)"
+    )
     point_radius: float | None = field(
         default=15.0, doc="radius in pixels of the disc drawn for a point (None: points dropped)"
     )

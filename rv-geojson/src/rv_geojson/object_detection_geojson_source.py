@@ -75,8 +75,7 @@ class ObjectDetectionGeoJSONSource(LabelSource):
         idx = self._box_tree.query(window.to_shapely(), predicate="intersects")
         b = self.labels.boxes[idx]
         # Boxes touching the window only along an edge share no area.
-        overlaps = (
-            (np.minimum(b[:, 2], window.ymax) > np.maximum(b[:, 0], window.ymin))
-            & (np.minimum(b[:, 3], window.xmax) > np.maximum(b[:, 1], window.xmin))
+        overlaps = (np.minimum(b[:, 2], window.ymax) > np.maximum(b[:, 0], window.ymin)) & (
+            np.minimum(b[:, 3], window.xmax) > np.maximum(b[:, 1], window.xmin)
         )
         return self.labels.subset(np.sort(idx[overlaps]))

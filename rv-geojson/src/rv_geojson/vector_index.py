@@ -108,8 +108,7 @@ class VectorIndex:
             f"No label in {self.uri} overlaps the scene: {where}, but the scene covers columns "
             f"{e.xmin:.0f}..{e.xmax:.0f} and rows {e.ymin:.0f}..{e.ymax:.0f}. Check that the label file "
             "belongs to this image and that its CRS is right (RFC 7946 GeoJSON without a crs member "
-            "must be WGS84 lon/lat; a file in another CRS needs a crs member)."
-            + (f" {self.note}" if self.note else "")
+            "must be WGS84 lon/lat; a file in another CRS needs a crs member)." + (f" {self.note}" if self.note else "")
         )
 
     def __len__(self) -> int:

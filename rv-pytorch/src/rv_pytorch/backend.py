@@ -29,6 +29,11 @@
 What differs per task (network, loss, datasets, how windows become labels)
 lives in the three subclasses. torch loads only when a model is trained or
 loaded, so BUNDLE and plugin discovery stay light.
+
+One concept, one module (over 500 lines): the backend object the core
+calls for TRAIN, PREDICT and BUNDLE; the three task subclasses are short
+and differ only where the task does; the loop, windows and models live in
+:mod:`rv_pytorch.train`, :mod:`rv_pytorch.predict` and :mod:`rv_pytorch.models`.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any, ClassVar
 
@@ -153,6 +159,12 @@ class PyTorchBackend(Backend):
 
     def create_model(self, spec: ModelSpec, pretrained: bool = False):
         """The task's network for ``spec`` (random or timm-hub initialised)."""
+        factory, options = self.network(spec)
+        return factory(spec.encoder, len(spec.classes), in_channels=spec.num_channels, pretrained=pretrained, **options)
+
+    def network(self, spec: ModelSpec) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """The task's model factory of :mod:`rv_pytorch.models` and the keyword arguments of its own
+        (from ``spec.model_options`` or the config); :meth:`create_model` adds those every task shares."""
         raise NotImplementedError
 
     def torch_task(self, spec: ModelSpec):
@@ -512,18 +524,14 @@ class PyTorchSemanticSegmentation(PyTorchBackend):
 
     task_key = keys.SEMANTIC_SEGMENTATION
 
-    def create_model(self, spec: ModelSpec, pretrained: bool = False):
+    def network(self, spec: ModelSpec):
         from rv_pytorch.models import create_segmentation_model
 
         options = spec.model_options
-        return create_segmentation_model(
-            spec.encoder,
-            len(spec.classes),
-            in_channels=spec.num_channels,
-            pretrained=pretrained,
-            decoder_channels=int(options.get("decoder_channels", 128)),
-            fine=bool(options.get("fine", False)),
-        )
+        return create_segmentation_model, {
+            "decoder_channels": int(options.get("decoder_channels", 128)),
+            "fine": bool(options.get("fine", False)),
+        }
 
     def torch_task(self, spec: ModelSpec):
         from rv_pytorch.tasks import SemanticSegmentationTask
@@ -586,20 +594,16 @@ class PyTorchObjectDetection(PyTorchBackend):
 
     task_key = keys.OBJECT_DETECTION
 
-    def create_model(self, spec: ModelSpec, pretrained: bool = False):
+    def network(self, spec: ModelSpec):
         from rv_pytorch.models import create_detection_model
 
         options = spec.model_options
-        return create_detection_model(
-            spec.encoder,
-            len(spec.classes),
-            in_channels=spec.num_channels,
-            pretrained=pretrained,
-            architecture=options.get("architecture", "fcos"),
-            fpn_channels=int(options.get("fpn_channels", 128)),
-            min_stride=int(options.get("min_stride", 8)),
-            max_detections=int(options.get("max_detections", 300)),
-        )
+        return create_detection_model, {
+            "architecture": options.get("architecture", "fcos"),
+            "fpn_channels": int(options.get("fpn_channels", 128)),
+            "min_stride": int(options.get("min_stride", 8)),
+            "max_detections": int(options.get("max_detections", 300)),
+        }
 
     def torch_task(self, spec: ModelSpec):
         from rv_pytorch.tasks import ObjectDetectionTask
@@ -644,16 +648,10 @@ class PyTorchChipClassification(PyTorchBackend):
 
     task_key = keys.CHIP_CLASSIFICATION
 
-    def create_model(self, spec: ModelSpec, pretrained: bool = False):
+    def network(self, spec: ModelSpec):
         from rv_pytorch.models import create_classification_model
 
-        return create_classification_model(
-            spec.encoder,
-            len(spec.classes),
-            in_channels=spec.num_channels,
-            pretrained=pretrained,
-            drop_rate=float(self.config.drop_rate),
-        )
+        return create_classification_model, {"drop_rate": float(self.config.drop_rate)}
 
     def torch_task(self, spec: ModelSpec):
         from rv_pytorch.tasks import ChipClassificationTask

@@ -25,6 +25,11 @@ even when the model defaults name a number of steps. When the user sets both,
 
 This module is imported at plugin discovery: it imports ``rv`` and nothing
 heavy (torch, timm and rasterio load in :mod:`rv_pytorch.backend`).
+
+One concept, one module (over 500 lines): the PyTorch backends' options —
+the three config classes, their checks, and the builders that fill them
+(``with_*`` methods, aliases, model defaults); split, the builder and the
+config would each need the other's list of options.
 """
 
 from __future__ import annotations
@@ -249,21 +254,27 @@ class PyTorchBackendConfig(BackendConfig):
     def train_options(self) -> dict[str, Any]:
         """Keyword arguments of :class:`rv_pytorch.train.TrainOptions`."""
         return {
-            "batch_size": self.batch_size,
-            "num_epochs": self.num_epochs,
-            "num_steps": self.num_steps,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "schedule": self.schedule,
-            "warmup_fraction": self.warmup_fraction,
-            "grad_clip": self.grad_clip,
-            "num_workers": self.num_workers,
-            "seed": self.seed,
-            "replace_model": self.replace_model,
-            "device": self.device,
-            "amp": self.amp,
+            **self._options(
+                "batch_size",
+                "num_epochs",
+                "num_steps",
+                "lr",
+                "weight_decay",
+                "schedule",
+                "warmup_fraction",
+                "grad_clip",
+                "num_workers",
+                "seed",
+                "replace_model",
+                "device",
+                "amp",
+            ),  # fmt: skip
             "tensorboard": self.do_monitoring,
         }
+
+    def _options(self, *names: str) -> dict[str, Any]:
+        """``{name: value}`` of these options, in this order."""
+        return {name: getattr(self, name) for name in names}
 
 
 @attrs.frozen
@@ -292,7 +303,7 @@ class PyTorchSemanticSegmentationConfig(PyTorchBackendConfig):
         need(self.tta in TTA_CHOICES, f"tta is {self.tta!r}; choose from {', '.join(TTA_CHOICES)}.")
 
     def model_options(self) -> dict[str, Any]:
-        return {"decoder_channels": self.decoder_channels, "fine": self.fine, "tta": self.tta}
+        return self._options("decoder_channels", "fine", "tta")
 
 
 @attrs.frozen
@@ -319,12 +330,7 @@ class PyTorchObjectDetectionConfig(PyTorchBackendConfig):
         need(self.max_detections >= 1, f"max_detections is {self.max_detections}; use 1 or more.")
 
     def model_options(self) -> dict[str, Any]:
-        return {
-            "architecture": self.detector,
-            "fpn_channels": self.fpn_channels,
-            "min_stride": self.min_stride,
-            "max_detections": self.max_detections,
-        }
+        return {"architecture": self.detector, **self._options("fpn_channels", "min_stride", "max_detections")}
 
 
 @attrs.frozen

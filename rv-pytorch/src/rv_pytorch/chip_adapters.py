@@ -114,4 +114,3 @@ def chips_without_class(dataset, class_index: int) -> Dataset:
     if len(keep) == len(dataset):
         return dataset
     return Subset(dataset, keep)
-

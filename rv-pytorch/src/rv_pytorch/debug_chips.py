@@ -66,9 +66,7 @@ def write_debug_chips(
             for index, color in enumerate(colors):
                 where = labels == index
                 rgb[where] = 0.55 * rgb[where] + 0.45 * np.asarray(color, np.float32)
-        tile = Image.fromarray(rgb.astype(np.uint8)).resize(
-            (rgb.shape[1] * scale, rgb.shape[0] * scale), Image.NEAREST
-        )
+        tile = Image.fromarray(rgb.astype(np.uint8)).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.NEAREST)
         draw = ImageDraw.Draw(tile)
         if "boxes" in item:
             for box, index in zip(item["boxes"].tolist(), item["class_ids"].tolist()):
@@ -83,4 +81,3 @@ def write_debug_chips(
         sheet.paste(tile, (x * cell + 4, y * cell + 4))
     sheet.save(path)
     return path
-

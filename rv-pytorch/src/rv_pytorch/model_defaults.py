@@ -106,8 +106,7 @@ def load_model_defaults_file(uri: str) -> dict[str, dict[str, dict[str, Any]]]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(
-            f"The model defaults file {uri} (RV_MODEL_DEFAULTS_URI / [RV] model_defaults_uri) is not valid "
-            f"JSON: {e}."
+            f"The model defaults file {uri} (RV_MODEL_DEFAULTS_URI / [RV] model_defaults_uri) is not valid JSON: {e}."
         ) from e
     return _check_document(doc, f"file {uri} (RV_MODEL_DEFAULTS_URI)")
 

@@ -300,7 +300,7 @@ def transfer_weights(model, state: dict[str, Any], task_key: str) -> tuple[int, 
         for key, tensor in state.items():
             if not key.startswith(source_prefix) or not hasattr(tensor, "shape"):
                 continue
-            name = target_prefix + key[len(source_prefix):]
+            name = target_prefix + key[len(source_prefix) :]
             if name in target:
                 fitted = _fit(tensor, target[name].shape)
                 if fitted is not None:

@@ -107,8 +107,17 @@ class TensorBoardServer:
 
     def start(self) -> TensorBoardServer:
         """Start the server (it answers a few seconds later: see :meth:`wait_until_serving`)."""
-        argv = [sys.executable, "-m", "tensorboard.main", "--logdir", self.logdir, "--host", self.host,
-                "--port", str(self.port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            self.logdir,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
         self._log = open(self.log_path, "w") if self.log_path else None  # noqa: SIM115 - closed in stop()
         out = self._log or subprocess.DEVNULL
         # Same process group as TRAIN: Ctrl-C or a kill of the run ends it too.
@@ -169,8 +178,10 @@ def tensorboard_during_training(
         yield None
         return
     if not port_is_free(port):
-        say(f"port {port} is in use, so TensorBoard is not started (the events are in {train_dir}/tb); "
-            f"set another port with RV_TENSORBOARD_PORT or [RV] tensorboard_port in the rv configuration")
+        say(
+            f"port {port} is in use, so TensorBoard is not started (the events are in {train_dir}/tb); "
+            f"set another port with RV_TENSORBOARD_PORT or [RV] tensorboard_port in the rv configuration"
+        )
         yield None
         return
     server = TensorBoardServer(train_dir, port, log_path=log_path).start()

@@ -19,7 +19,8 @@ Three steps, each in its module:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, NotRequired, Required, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -80,6 +81,34 @@ def _prepare(model: nn.Module, device: str | torch.device | None) -> torch.devic
     device = resolve_device(device if device is None else str(device))
     place_model(model, device).eval()
     return device
+
+
+class WindowFeed(TypedDict, total=False):
+    """How windows reach the model: the keyword arguments :func:`predict_object_detection` and
+    :func:`predict_chip_classification` share (described at :func:`predict_segmentation`)."""
+
+    chip_size: Required[int]
+    normalizer: Required[Normalizer]
+    stride: NotRequired[int | None]  # default chip_size
+    batch_size: NotRequired[int]  # default 8
+    device: NotRequired[str | torch.device | None]
+    queue_size: NotRequired[int]  # default 16
+
+
+def _model_outputs(
+    model: nn.Module, read_window: ReadWindow, extent: tuple[int, int], feed: WindowFeed
+) -> Iterator[tuple[list[WindowChip], Any]]:
+    """``(chips, model output)`` for each batch of windows that holds data, in raster order."""
+    chip_size = feed["chip_size"]
+    stride = check_geometry(extent, chip_size, feed.get("stride"))
+    device = _prepare(model, feed.get("device"))
+    rows = sliding_windows(extent, chip_size, stride)
+    batches = window_batches(
+        read_window, rows, feed["normalizer"], feed.get("batch_size", 8), feed.get("queue_size", 16)
+    )
+    for chips, _ in batches:
+        if chips:
+            yield chips, _run_model(model, chips, device)
 
 
 def _index_to_id(class_ids: Sequence[int] | None, num_classes: int) -> np.ndarray:
@@ -173,15 +202,10 @@ def predict_object_detection(
     read_window: ReadWindow,
     extent: tuple[int, int],
     *,
-    chip_size: int,
-    normalizer: Normalizer,
-    stride: int | None = None,
-    batch_size: int = 8,
-    class_ids: Sequence[int] | None = None,
     score_thresh: float = 0.5,
     merge_thresh: float = 0.5,
-    device: str | torch.device | None = None,
-    queue_size: int = 16,
+    class_ids: Sequence[int] | None = None,
+    **feed: Unpack[WindowFeed],
 ) -> dict[str, np.ndarray]:
     """Detect objects over a raster.
 
@@ -200,15 +224,10 @@ def predict_object_detection(
         (clipped to the extent), ``class_ids`` int64 ``(N,)`` and ``scores``
         float32 ``(N,)``, highest score first.
     """
-    stride = check_geometry(extent, chip_size, stride)
-    device = _prepare(model, device)
     height, width = extent
     all_boxes, all_classes, all_scores, all_cut = [], [], [], []
-    rows = sliding_windows(extent, chip_size, stride)
-    for chips, _ in window_batches(read_window, rows, normalizer, batch_size, queue_size):
-        if not chips:
-            continue
-        for chip, det in zip(chips, _run_model(model, chips, device)):
+    for chips, detections in _model_outputs(model, read_window, extent, feed):
+        for chip, det in zip(chips, detections):
             keep = det["scores"] >= score_thresh
             boxes = det["boxes"][keep].float().cpu()
             all_cut.append(touches_inner_edge(boxes, chip.window, extent))
@@ -242,13 +261,8 @@ def predict_chip_classification(
     read_window: ReadWindow,
     extent: tuple[int, int],
     *,
-    chip_size: int,
-    normalizer: Normalizer,
-    stride: int | None = None,
-    batch_size: int = 8,
     class_ids: Sequence[int] | None = None,
-    device: str | torch.device | None = None,
-    queue_size: int = 16,
+    **feed: Unpack[WindowFeed],
 ) -> dict[str, np.ndarray]:
     """Predict one class per cell of a grid over the raster.
 
@@ -260,14 +274,9 @@ def predict_chip_classification(
         ``class_ids`` int64 ``(N,)`` and ``scores`` float32 ``(N, K)`` class
         probabilities.
     """
-    stride = check_geometry(extent, chip_size, stride)
-    device = _prepare(model, device)
     windows, probs = [], []
-    rows = sliding_windows(extent, chip_size, stride)
-    for chips, _ in window_batches(read_window, rows, normalizer, batch_size, queue_size):
-        if not chips:
-            continue
-        probs.append(_run_model(model, chips, device).float().softmax(dim=1).cpu().numpy())
+    for chips, logits in _model_outputs(model, read_window, extent, feed):
+        probs.append(logits.float().softmax(dim=1).cpu().numpy())
         windows.extend(c.window for c in chips)
     if not windows:
         return {

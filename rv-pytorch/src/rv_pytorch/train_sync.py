@@ -37,7 +37,9 @@ class TrainDirSync:
             other file.
     """
 
-    def __init__(self, local_dir: str, remote_uri: str, interval: float, final_names: tuple[str, ...] = ("model.safetensors",)):
+    def __init__(
+        self, local_dir: str, remote_uri: str, interval: float, final_names: tuple[str, ...] = ("model.safetensors",)
+    ):
         self.local_dir = os.fspath(local_dir)
         self.remote_uri = str(remote_uri)
         self.interval = float(interval)

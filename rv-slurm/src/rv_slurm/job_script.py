@@ -159,18 +159,10 @@ def plan_slurm_jobs(plan: CommandPlan, settings: SlurmSettings) -> list[SlurmJob
     The parts of a split command (``rv run --splits``) to run become one array job
     (``--array=0-N-1``): task ``k`` runs part ``k``, reading ``SLURM_ARRAY_TASK_ID``.
     """
-    from rv.command.split import (
-        array_run_command_args,
-        array_spec,
-        cluster_groups,
-        group_dependencies,
-        parts_description,
-    )
+    from rv.command.split import array_run_command_args, array_spec, cluster_jobs, parts_description
 
-    groups = cluster_groups(plan)
-    parents = group_dependencies(plan, groups)
     jobs = []
-    for group in groups:
+    for group, parents in cluster_jobs(plan):
         i = group[0]
         pc = plan.commands[i]
         gpu = pc.config.command_type in GPU_COMMANDS
@@ -194,7 +186,7 @@ def plan_slurm_jobs(plan: CommandPlan, settings: SlurmSettings) -> list[SlurmJob
                 name=name,
                 options=options,
                 argv=argv,
-                depends_on=parents[i],
+                depends_on=parents,
                 log_path=log,
                 script=render_script(
                     pc,

@@ -39,13 +39,13 @@ from collections.abc import Mapping, Sequence
 
 from rv.command.dag import CommandPlan
 from rv.errors import RunnerError
-from rv.runner.runner import Runner, RunOptions, command_failed_error
+from rv.runner.runner import ClusterRunner, RunOptions, command_failed_error
 from rv_slurm import slurm_queue
 from rv_slurm.job_script import SlurmJob, dependency_option, dry_run_text, plan_slurm_jobs
 from rv_slurm.slurm_settings import SlurmSettings
 
 
-class SlurmRunner(Runner):
+class SlurmRunner(ClusterRunner):
     """Run the command graph as Slurm jobs (``rv run slurm``); see the module docstring.
 
     ``settings`` replaces the ``[SLURM]`` settings (default: read on first use).
@@ -54,29 +54,18 @@ class SlurmRunner(Runner):
     """
 
     runs_here = False
-
-    def __init__(self, settings: SlurmSettings | None = None) -> None:
-        self._settings = settings
-
-    @property
-    def settings(self) -> SlurmSettings:
-        """The ``[SLURM]`` settings (read on first use)."""
-        if self._settings is None:
-            self._settings = SlurmSettings.from_settings()
-        return self._settings
+    scheduler = "Slurm"
+    settings_class = SlurmSettings
 
     def jobs(self, plan: CommandPlan) -> list[SlurmJob]:
         """The jobs this runner would submit for ``plan`` (see :func:`rv_slurm.job_script.plan_slurm_jobs`)."""
         return plan_slurm_jobs(plan, self.settings)
 
-    def dry_run(self, plan: CommandPlan, options: RunOptions) -> None:
-        """Print the dependency graph and the job scripts; write and submit nothing."""
-        if not plan.to_run():
-            print("Slurm jobs: none (every command's outputs exist from an identical config).")
-            return
-        print(dry_run_text(self.jobs(plan)))
+    def describe_jobs(self, jobs: list[SlurmJob]) -> str:
+        """The dependency graph and the job scripts."""
+        return dry_run_text(jobs)
 
-    def run(self, plan: CommandPlan, options: RunOptions) -> list[str]:
+    def submit(self, plan: CommandPlan, options: RunOptions) -> list[str]:
         """Submit one job per command to run (reusing queued or running ones); return the job ids.
 
         Raises:
@@ -84,15 +73,6 @@ class SlurmRunner(Runner):
                 cancelled), a command's config changed while its job is queued
                 or running, or (when waiting) a job failed.
         """
-        if options.dry_run:
-            self.dry_run(plan, options)
-            return []
-        if not plan.to_run():
-            print(
-                "rv: nothing to submit: every command's outputs exist from an identical config (use -r to rerun).",
-                file=sys.stderr,
-            )
-            return []
         jobs = self.jobs(plan)
         active = self._active_jobs(jobs)
         job_ids = self._submit(plan, jobs, active)

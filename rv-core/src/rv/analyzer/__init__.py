@@ -1,7 +1,6 @@
 """Analyzers: passes over the training scenes before chipping (raster statistics).
 
-Names are imported on first access, so that importing a config module of this
-package (at plugin discovery) does not import the entities.
+The names below load on first access (:mod:`rv._lazy`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ per chip, constant memory (65 536 bins per channel), and exact means,
 standard deviations and percentiles. Other dtypes (float, 32-bit ints) use
 exact streaming moments (Chan et al.'s parallel update) and percentiles from
 a fixed-size uniform reservoir sample.
+
+One concept, one module (over 500 lines): the statistics of a set of
+rasters, from the windows read to ``stats.json`` — the two exact
+accumulators (histogram, moments), the per-part partial results that the
+worker processes return, and :class:`RasterStats` that merges and writes them.
 """
 
 from __future__ import annotations

@@ -65,8 +65,15 @@ class CommandLock:
     another process held it first.
     """
 
-    def __init__(self, command_uri: str, name: str, *, stale_after: float | None = None,
-                 heartbeat: float | None = None, poll: float | None = None):
+    def __init__(
+        self,
+        command_uri: str,
+        name: str,
+        *,
+        stale_after: float | None = None,
+        heartbeat: float | None = None,
+        poll: float | None = None,
+    ):
         self.uri = file_utils.join(command_uri, LOCK_NAME)
         self.name = name
         self.stale_after = STALE_AFTER_S if stale_after is None else stale_after
@@ -81,10 +88,16 @@ class CommandLock:
     # -- content ---------------------------------------------------------------
 
     def _content(self) -> str:
-        return json.dumps({
-            "command": self.name, "token": self.token, "pid": os.getpid(), "host": socket.gethostname(),
-            "started_at": self._started_at, "heartbeat_at": time.time(),
-        })
+        return json.dumps(
+            {
+                "command": self.name,
+                "token": self.token,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started_at": self._started_at,
+                "heartbeat_at": time.time(),
+            }
+        )
 
     def _read(self) -> dict[str, Any] | None:
         """The lock's content; ``None`` when there is no lock. An unreadable lock is ``{}``."""
@@ -135,8 +148,10 @@ class CommandLock:
             return f"process {pid} on this host, which took it, no longer exists (killed or crashed)"
         if unchanged_for >= self.stale_after:
             who = f"process {pid} on {host}" if pid else "an unknown process"
-            return (f"{who} has not renewed it for {unchanged_for:.0f} s (it renews every "
-                    f"{self.heartbeat:.0f} s while it runs), so it was stopped")
+            return (
+                f"{who} has not renewed it for {unchanged_for:.0f} s (it renews every "
+                f"{self.heartbeat:.0f} s while it runs), so it was stopped"
+            )
         return None
 
     def _remove_if_unchanged(self, text: str) -> None:
@@ -151,8 +166,10 @@ class CommandLock:
             with contextlib.suppress(Exception):  # a missed beat only brings staleness closer
                 held = self._read()
                 if held is not None and held.get("token") != self.token:
-                    _say(f"{self.name}: another process took over the lock {self.uri}; "
-                         "this run's outputs of the command may be overwritten by it.")
+                    _say(
+                        f"{self.name}: another process took over the lock {self.uri}; "
+                        "this run's outputs of the command may be overwritten by it."
+                    )
                     return
                 file_utils.write_text(self.uri, self._content())
 

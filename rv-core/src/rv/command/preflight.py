@@ -96,16 +96,7 @@ def check_scene(scene_config, task, tmp_dir: str, with_labels: bool, read_labels
     aoi = None
     if scene_config.aoi_uris:
         try:
-            from rv.plugins import get_plugin_manager
-
-            aoi = get_plugin_manager().hook.read_aoi(
-                uris=list(scene_config.aoi_uris), crs_transformer=crs_transformer, extent=extent
-            )
-            if aoi is None:
-                raise ConfigError(
-                    f"Scene {scene_config.id!r} has AOI file(s) {list(scene_config.aoi_uris)} but no installed "
-                    "plugin reads them: AOIs are GeoJSON, read by rv-geojson (pip install rv-geojson)."
-                )
+            aoi = scene_config.read_aoi(crs_transformer, extent)
         except Exception as e:  # noqa: BLE001
             message, kind = _describe(e)
             problems.append((message + georef if georef and "no CRS" in message else message, kind))

@@ -214,10 +214,20 @@ def remove_part_outputs(uris: list[str]) -> None:
 # -- cluster runners: the parts of a command as one array job ---------------------------------------
 
 
-def cluster_groups(plan) -> list[list[int]]:
-    """The plan's commands to run as a cluster runner submits them, in plan order: each command alone,
-    except the parts to run of one split command, which form one group (an array job) when there are
-    two or more of them."""
+def cluster_jobs(plan) -> list[tuple[list[int], list[int]]]:
+    """The jobs a cluster runner submits for the plan's commands to run, in plan order, as
+    ``(members, parents)``: ``members`` are the plan indices the job runs (one command, or the parts to
+    run of one split command as an array job when there are two or more; the first names the job) and
+    ``parents`` the first members of the jobs it waits for."""
+    groups = _cluster_groups(plan)
+    first = {i: group[0] for group in groups for i in group}
+    return [
+        (group, sorted({first[d] for i in group for d in plan.commands[i].depends_on if d in first} - {group[0]}))
+        for group in groups
+    ]
+
+
+def _cluster_groups(plan) -> list[list[int]]:
     from rv.command.dag import RUN
 
     groups: list[list[int]] = []
@@ -236,15 +246,6 @@ def cluster_groups(plan) -> list[list[int]]:
             by_command[key] = [i]
             groups.append(by_command[key])
     return groups
-
-
-def group_dependencies(plan, groups: list[list[int]]) -> dict[int, list[int]]:
-    """``{first index of a group: first indices of the groups it waits for}`` (commands to run only)."""
-    first = {i: group[0] for group in groups for i in group}
-    return {
-        group[0]: sorted({first[d] for i in group for d in plan.commands[i].depends_on if d in first} - {group[0]})
-        for group in groups
-    }
 
 
 def array_run_command_args(plan, members: list[int], index_env: str, map_parts: bool) -> list[str]:

@@ -12,7 +12,7 @@ rasterio and pyproj are imported inside the methods that need them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from affine import Affine
@@ -27,6 +27,14 @@ def _to_crs(crs: Any) -> Any:
     if isinstance(crs, CRS):
         return crs
     return CRS.from_user_input(crs)
+
+
+def _apply(affine: Affine, u: Any, v: Any) -> tuple[Any, Any]:
+    """``affine * (u, v)``, vectorized over scalars or arrays (float64)."""
+    a, b, c, d, e, f = tuple(affine)[:6]
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    return _unwrap(a * u + b * v + c), _unwrap(d * u + e * v + f)
 
 
 class CRSTransformer:
@@ -72,24 +80,14 @@ class CRSTransformer:
 
         Floor the result to get the index of the pixel containing the point.
         """
-        a, b, c, d, e, f = tuple(self.inverse)[:6]
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        col = a * x + b * y + c
-        row = d * x + e * y + f
-        return _unwrap(col), _unwrap(row)
+        return _apply(self.inverse, x, y)
 
     def pixel_to_map(self, col: Any, row: Any) -> tuple[Any, Any]:
         """Pixel ``(col, row)`` → map ``(x, y)`` (scalars or arrays).
 
         Pass ``col + 0.5, row + 0.5`` for pixel centers.
         """
-        a, b, c, d, e, f = tuple(self.transform)[:6]
-        col = np.asarray(col, dtype=np.float64)
-        row = np.asarray(row, dtype=np.float64)
-        x = a * col + b * row + c
-        y = d * col + e * row + f
-        return _unwrap(x), _unwrap(y)
+        return _apply(self.transform, col, row)
 
     # ---------------------------------------------------------- geometries
 
@@ -161,3 +159,23 @@ def _apply_affine(t: Affine, xy: np.ndarray) -> np.ndarray:
 def _unwrap(v: np.ndarray) -> Any:
     """Python float for 0-d results, the array otherwise."""
     return v.item() if v.ndim == 0 else v
+
+
+class _HasCRSTransformer(Protocol):
+    @property
+    def crs_transformer(self) -> CRSTransformer: ...
+
+
+class OnRasterGrid:
+    """Mixin: the ``crs`` and affine ``transform`` of an object placed on a raster's grid by its
+    ``crs_transformer`` (raster sources, the segmentation raster store)."""
+
+    @property
+    def crs(self: _HasCRSTransformer) -> Any:
+        """The raster's CRS (``rasterio.crs.CRS``) or None."""
+        return self.crs_transformer.crs
+
+    @property
+    def transform(self: _HasCRSTransformer) -> Any:
+        """The raster's affine transform (pixel → map)."""
+        return self.crs_transformer.transform

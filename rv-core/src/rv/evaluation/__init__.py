@@ -15,36 +15,25 @@ package (at plugin discovery) does not import the evaluation code.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rv._lazy import lazy_exports
 
 _EXPORTS = {
-    "ConfusionMatrixEvaluation": "classification_metrics",
-    "EvaluationReport": "classification_metrics",
-    "class_metrics": "classification_metrics",
-    "safe_divide": "classification_metrics",
-    "SemanticSegmentationEvaluation": "semantic_segmentation_evaluation",
-    "evaluate_semantic_segmentation": "semantic_segmentation_evaluation",
-    "ObjectDetectionEvaluation": "object_detection_evaluation",
-    "evaluate_object_detection": "object_detection_evaluation",
-    "ChipClassificationEvaluation": "chip_classification_evaluation",
-    "evaluate_chip_classification": "chip_classification_evaluation",
-    "Evaluator": "evaluator",
-    "write_evaluation": "evaluator",
-    "render_confusion_matrix_png": "confusion_matrix_plot",
-    "write_confusion_matrix_png": "confusion_matrix_plot",
+    "ConfusionMatrixEvaluation": "rv.evaluation.classification_metrics",
+    "EvaluationReport": "rv.evaluation.classification_metrics",
+    "class_metrics": "rv.evaluation.classification_metrics",
+    "safe_divide": "rv.evaluation.classification_metrics",
+    "SemanticSegmentationEvaluation": "rv.evaluation.semantic_segmentation_evaluation",
+    "evaluate_semantic_segmentation": "rv.evaluation.semantic_segmentation_evaluation",
+    "ObjectDetectionEvaluation": "rv.evaluation.object_detection_evaluation",
+    "evaluate_object_detection": "rv.evaluation.object_detection_evaluation",
+    "ChipClassificationEvaluation": "rv.evaluation.chip_classification_evaluation",
+    "evaluate_chip_classification": "rv.evaluation.chip_classification_evaluation",
+    "Evaluator": "rv.evaluation.evaluator",
+    "write_evaluation": "rv.evaluation.evaluator",
+    "render_confusion_matrix_png": "rv.evaluation.confusion_matrix_plot",
+    "write_confusion_matrix_png": "rv.evaluation.confusion_matrix_plot",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,10 +20,20 @@ import numpy as np
 MAX_ANNOTATED_CLASSES = 30
 
 # Matplotlib's "Blues" at 0, 0.125, ..., 1 (fraction of the ground-truth row → cell colour).
-_BLUES = np.array([
-    (247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
-    (66, 146, 198), (33, 113, 181), (8, 81, 156), (8, 48, 107),
-], dtype=float)
+_BLUES = np.array(
+    [
+        (247, 251, 255),
+        (222, 235, 247),
+        (198, 219, 239),
+        (158, 202, 225),
+        (107, 174, 214),
+        (66, 146, 198),
+        (33, 113, 181),
+        (8, 81, 156),
+        (8, 48, 107),
+    ],
+    dtype=float,
+)
 
 
 def _format_count(n: int) -> str:
@@ -88,10 +98,10 @@ def render_confusion_matrix_png(
 
     rgb = np.full((height, width, 3), 255, dtype=np.uint8)
     colours = _blues(fraction)
-    rgb[top:top + grid, left:left + grid] = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
+    rgb[top : top + grid, left : left + grid] = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
     bar_x = left + grid + pad * 2
     ramp = _blues(np.linspace(1.0, 0.0, grid))[:, None, :]
-    rgb[top:top + grid, bar_x:bar_x + bar_w] = np.repeat(ramp, bar_w, axis=1)
+    rgb[top : top + grid, bar_x : bar_x + bar_w] = np.repeat(ramp, bar_w, axis=1)
     image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)
 
@@ -112,8 +122,7 @@ def render_confusion_matrix_png(
     strip = Image.new("L", (label_w + pad, grid), 0)
     strip_draw = ImageDraw.Draw(strip)
     for j, label in enumerate(labels):
-        strip_draw.text((label_w + pad // 2, j * cell + cell / 2), str(label), fill=255, font=small_font,
-                        anchor="rm")
+        strip_draw.text((label_w + pad // 2, j * cell + cell / 2), str(label), fill=255, font=small_font, anchor="rm")
     turned = strip.rotate(90, expand=True)  # reads upwards, each label ending just under its column
     image.paste((0, 0, 0), (left, top + grid + pad // 2), turned)
     draw.text((left + grid / 2, height - pad), "prediction", fill="black", font=text_font, anchor="mb")

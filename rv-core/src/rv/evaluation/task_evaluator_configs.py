@@ -29,7 +29,9 @@ class ObjectDetectionEvaluatorConfig(EvaluatorConfig):
     def create(self, task_config: Any):
         from rv.evaluation.evaluator import ObjectDetectionEvaluator
 
-        return ObjectDetectionEvaluator(self.class_map_for(task_config), self.output_uri, score_threshold=self.score_thresh)
+        return ObjectDetectionEvaluator(
+            self.class_map_for(task_config), self.output_uri, score_threshold=self.score_thresh
+        )
 
 
 @attrs.frozen

@@ -30,7 +30,11 @@ class DatasetConfig(Config):
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
-        for kind, scenes in (("train", self.train_scenes), ("validation", self.validation_scenes), ("test", self.test_scenes)):
+        for kind, scenes in (
+            ("train", self.train_scenes),
+            ("validation", self.validation_scenes),
+            ("test", self.test_scenes),
+        ):
             for s in scenes:
                 if s.id in seen:
                     raise ConfigError(

@@ -57,7 +57,9 @@ class ExperimentConfig(Config):
         if not self.id or "/" in self.id:
             raise ConfigError(f"Experiment id {self.id!r} must be non-empty and contain no '/'.")
         if not self.dataset.train_scenes:
-            raise ConfigError(f"Experiment {self.id!r} has no training scenes: add them with DatasetConfig.builder().with_train_scenes([...]).")
+            raise ConfigError(
+                f"Experiment {self.id!r} has no training scenes: add them with DatasetConfig.builder().with_train_scenes([...])."
+            )
         for evaluator in self.evaluators:  # a class map that cannot score the task fails now, not after TRAIN
             evaluator.check_task(self.task)
 
@@ -100,7 +102,9 @@ class ExperimentConfig(Config):
                 if store is None:
                     builder = pm.hook.default_label_store(task_type=self.task.key)
                     if builder is None:
-                        raise ConfigError(f"No default label store for {self.task.key}: give scene {scene.id!r} a label store.")
+                        raise ConfigError(
+                            f"No default label store for {self.task.key}: give scene {scene.id!r} a label store."
+                        )
                     store = builder.build()
                 if store.uri is None:
                     store = attrs.evolve(store, uri=_join(uris[keys.PREDICT], f"{scene.id}{store.extension}"))

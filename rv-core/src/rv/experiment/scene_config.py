@@ -56,19 +56,24 @@ class SceneConfig(Config):
         label_store = None
         if with_store and self.label_store is not None:
             label_store = self.label_store.create(task_config, raster_source, extent, tmp_dir)
-        aoi_polygons = None
-        if self.aoi_uris:
-            from rv.plugins import get_plugin_manager
+        return Scene(self.id, raster_source, label_source, label_store, self.read_aoi(crs_transformer, extent))
 
-            aoi_polygons = get_plugin_manager().hook.read_aoi(
-                uris=list(self.aoi_uris), crs_transformer=crs_transformer, extent=extent
+    def read_aoi(self, crs_transformer: Any, extent: Any) -> Any:
+        """The scene's AOI polygons in pixel coordinates (through the ``read_aoi`` hook), or None without AOI
+        files; a ConfigError when no installed plugin reads them."""
+        if not self.aoi_uris:
+            return None
+        from rv.plugins import get_plugin_manager
+
+        aoi_polygons = get_plugin_manager().hook.read_aoi(
+            uris=list(self.aoi_uris), crs_transformer=crs_transformer, extent=extent
+        )
+        if aoi_polygons is None:
+            raise ConfigError(
+                f"Scene {self.id!r} has AOI file(s) {list(self.aoi_uris)} but no installed plugin reads them: "
+                "AOIs are GeoJSON, read by rv-geojson (pip install rv-geojson)."
             )
-            if aoi_polygons is None:
-                raise ConfigError(
-                    f"Scene {self.id!r} has AOI file(s) {list(self.aoi_uris)} but no installed plugin reads them: "
-                    "AOIs are GeoJSON, read by rv-geojson (pip install rv-geojson)."
-                )
-        return Scene(self.id, raster_source, label_source, label_store, aoi_polygons)
+        return aoi_polygons
 
 
 class SceneConfigBuilder(ConfigBuilder):

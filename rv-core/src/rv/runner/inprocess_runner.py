@@ -18,31 +18,18 @@ from __future__ import annotations
 import sys
 import traceback
 
-from rv.command.dag import CommandPlan
+from rv.command.dag import CommandPlan, PlannedCommand
 from rv.errors import RVError
-from rv.runner.runner import (
-    CommandStatusDisplay,
-    Runner,
-    RunOptions,
-    command_failed_error,
-    say_nothing_to_run,
-    write_command_configs,
-)
+from rv.runner.runner import CommandStatusDisplay, HereRunner, RunOptions, command_failed_error
 
 
-class InProcessRunner(Runner):
+class InProcessRunner(HereRunner):
     """Run the graph in this process, one command after another (torch imported once, TRAIN's network
     handed to PREDICT); stop at the first command that fails. For quick runs, notebooks and debugging."""
 
-    runs_here = True
-
-    def run(self, plan: CommandPlan, options: RunOptions) -> None:
+    def execute(self, plan: CommandPlan, todo: list[PlannedCommand], options: RunOptions) -> None:
         from rv.command.run_command import command_log_uri, run_command
 
-        todo = plan.to_run()
-        if not todo:
-            say_nothing_to_run()
-            return
         if options.parallelism > 1:
             print(
                 f"rv: the inprocess runner runs one command at a time; -j {options.parallelism} is ignored "
@@ -50,7 +37,6 @@ class InProcessRunner(Runner):
                 file=sys.stderr,
                 flush=True,
             )
-        write_command_configs(plan)
         index = {id(pc): i for i, pc in enumerate(plan.commands)}
         # plan.commands is in topological order: each command's dependencies come before it.
         with CommandStatusDisplay(plan, todo) as status:

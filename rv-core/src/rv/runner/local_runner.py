@@ -13,14 +13,7 @@ from graphlib import TopologicalSorter
 from rv.command.dag import RUN, CommandPlan, PlannedCommand
 from rv.command.run_command import PLANNED_AT_ENV, command_log_uri
 from rv.run_output import CRASH_LOG_LINES, RunRecord, current_run, write_crash_log
-from rv.runner.runner import (
-    CommandStatusDisplay,
-    Runner,
-    RunOptions,
-    command_failed_error,
-    say_nothing_to_run,
-    write_command_configs,
-)
+from rv.runner.runner import CommandStatusDisplay, HereRunner, RunOptions, command_failed_error
 
 
 def run_command_argv(config_uri: str, tmp_dir: str | None = None) -> list[str]:
@@ -31,17 +24,10 @@ def run_command_argv(config_uri: str, tmp_dir: str | None = None) -> list[str]:
     return argv
 
 
-class LocalRunner(Runner):
+class LocalRunner(HereRunner):
     """Run the graph on this machine; ``-j N`` runs independent commands in parallel."""
 
-    runs_here = True
-
-    def run(self, plan: CommandPlan, options: RunOptions) -> None:
-        todo = plan.to_run()
-        if not todo:
-            say_nothing_to_run()
-            return
-        write_command_configs(plan)
+    def execute(self, plan: CommandPlan, todo: list[PlannedCommand], options: RunOptions) -> None:
         from rv.settings import tmp_dir
 
         base = options.tmp_dir or tmp_dir()

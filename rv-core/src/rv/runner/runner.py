@@ -46,6 +46,82 @@ class Runner(ABC):
         """Run the commands of ``plan`` whose status is ``run``."""
 
 
+class HereRunner(Runner):
+    """A runner that runs the commands on this machine (``local``, ``inprocess``): it writes the command
+    configs of the commands to run, then hands those commands to :meth:`execute`."""
+
+    runs_here = True
+
+    def run(self, plan: CommandPlan, options: RunOptions) -> None:
+        todo = plan.to_run()
+        if not todo:
+            say_nothing_to_run()
+            return
+        write_command_configs(plan)
+        self.execute(plan, todo, options)
+
+    @abstractmethod
+    def execute(self, plan: CommandPlan, todo: list[PlannedCommand], options: RunOptions) -> None:
+        """Run ``todo`` (the commands of ``plan`` to run, dependencies first); raise on a failure."""
+
+
+class ClusterRunner(Runner):
+    """A runner that submits each command to run as a job of a cluster's scheduler (``aws_batch``,
+    ``slurm``) and returns the job ids.
+
+    A subclass names its scheduler and settings class (read with ``from_settings()`` on first use unless
+    given), plans the jobs (:meth:`jobs`), describes them for ``-n`` (:meth:`describe_jobs`) and checks,
+    writes and submits them (:meth:`submit`).
+    """
+
+    #: the scheduler's name in messages ("AWS Batch", "Slurm")
+    scheduler: ClassVar[str]
+    #: the settings' class; ``settings_class.from_settings()`` reads rv's settings
+    settings_class: ClassVar[Any]
+
+    def __init__(self, settings: Any = None) -> None:
+        self._settings = settings
+
+    @property
+    def settings(self) -> Any:
+        """The scheduler's settings (read on first use)."""
+        if self._settings is None:
+            self._settings = self.settings_class.from_settings()
+        return self._settings
+
+    @abstractmethod
+    def jobs(self, plan: CommandPlan) -> list[Any]:
+        """The jobs this runner would submit for ``plan``."""
+
+    @abstractmethod
+    def describe_jobs(self, jobs: list[Any]) -> str:
+        """What ``-n`` prints of ``jobs``."""
+
+    @abstractmethod
+    def submit(self, plan: CommandPlan, options: RunOptions) -> list[str]:
+        """Check, write the command configs and submit the jobs of the commands to run; return the job ids."""
+
+    def dry_run(self, plan: CommandPlan, options: RunOptions) -> None:
+        """Print the jobs; write and submit nothing."""
+        if not plan.to_run():
+            print(f"{self.scheduler} jobs: none (every command's outputs exist from an identical config).")
+            return
+        print(self.describe_jobs(self.jobs(plan)))
+
+    def run(self, plan: CommandPlan, options: RunOptions) -> list[str]:  # type: ignore[override]
+        """Submit one job per command to run (nothing with ``-n``); return the job ids."""
+        if options.dry_run:
+            self.dry_run(plan, options)
+            return []
+        if not plan.to_run():
+            print(
+                "rv: nothing to submit: every command's outputs exist from an identical config (use -r to rerun).",
+                file=sys.stderr,
+            )
+            return []
+        return self.submit(plan, options)
+
+
 def write_command_configs(plan: CommandPlan) -> list[str]:
     """Write every command to run to ``<command_uri>/command-config.json``.
 
@@ -73,8 +149,9 @@ def write_experiment_configs(experiments) -> None:
 
 def say_nothing_to_run() -> None:
     """What a runner prints when every command of the plan is up to date."""
-    print("rv: nothing to run: every command's outputs exist from an identical config (use -r to rerun).",
-          file=sys.stderr)
+    print(
+        "rv: nothing to run: every command's outputs exist from an identical config (use -r to rerun).", file=sys.stderr
+    )
 
 
 def command_failed_error(pc: PlannedCommand, how: str, log_path: Path | str | None = None) -> RunnerError:
@@ -148,8 +225,11 @@ class CommandStatusDisplay:
 
     def finish(self, i: int, ok: bool, log_path: str | Path | None = None) -> None:
         seconds = time.monotonic() - self.started.get(i, time.monotonic())
-        state = f"done ({seconds:.1f} s)" if ok else f"failed after {seconds:.1f} s" + (
-            f" (log: {log_path})" if log_path else "")
+        state = (
+            f"done ({seconds:.1f} s)"
+            if ok
+            else f"failed after {seconds:.1f} s" + (f" (log: {log_path})" if log_path else "")
+        )
         if self.progress is not None:
             self._describe(i, state)
             self.progress.update(self.rows[i], total=1, completed=1)

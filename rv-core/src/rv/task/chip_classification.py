@@ -23,9 +23,7 @@ class ChipClassification(Task):
         # Chips are read at whole-pixel windows (Task.chip_scene rounds them); cells read from
         # a reprojected file can sit a fraction of a pixel off, so look classes up by the
         # rounded cell.
-        self._class_by_window = {
-            pixel_window(cell).to_tuple(): class_id for cell, class_id, _ in labels
-        }
+        self._class_by_window = {pixel_window(cell).to_tuple(): class_id for cell, class_id, _ in labels}
         return labels.get_cells()
 
     def get_train_labels(self, window: Box, scene: Scene, valid: np.ndarray) -> dict[str, np.ndarray] | None:

@@ -89,9 +89,7 @@ class SemanticSegmentationConfig(TaskConfig):
     chip_options_class = SemanticSegmentationChipOptions
     predict_options_class = SemanticSegmentationPredictOptions
 
-    chip_options: SemanticSegmentationChipOptions = field(
-        factory=SemanticSegmentationChipOptions, doc="chip options"
-    )
+    chip_options: SemanticSegmentationChipOptions = field(factory=SemanticSegmentationChipOptions, doc="chip options")
     predict_options: SemanticSegmentationPredictOptions = field(
         factory=SemanticSegmentationPredictOptions, doc="prediction options"
     )

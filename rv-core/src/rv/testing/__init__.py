@@ -32,7 +32,8 @@ import:
 ``rv_baseline_backend``
     Registers MAJORITY_CLASS_BASELINE (:mod:`rv.testing.baseline`, a
     torch-free backend that runs) into the test's fresh plugin manager and
-    returns its key. For ``rv`` subprocesses, :func:`use_baseline_backend`.
+    returns its key. For ``rv`` subprocesses, :func:`use_baseline_backend`; for a
+    backend config that never trains (FAKE_BACKEND), :func:`use_legacy_fake_backend`.
 
 ``rv_plugin_venv`` (session scope)
     ``rv_plugin_venv(*project_dirs)`` returns the ``python`` of a throwaway
@@ -59,6 +60,10 @@ Nothing heavy is imported here: pytest imports this module in every session
 of an environment where rv-core is installed, so it adds nothing to what
 ``import rv`` costs; rv's submodules (plugins, serialization) are imported
 inside the fixtures and functions.
+
+One concept, one module (over 500 lines): what rv offers tests — its own and plugin authors' —
+as fixtures and helpers; each part (config round trips, plugin managers, a clean environment, the
+test backends, throwaway plugin venvs) is small, and pytest finds them all through one plugin module.
 """
 
 from __future__ import annotations
@@ -403,6 +408,49 @@ def use_baseline_backend(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("PLUGINS_MODULES", MODULE)
     settings.reset_settings()
     return BASELINE_BACKEND
+
+
+#: the key of the fake backend of :data:`LEGACY_FAKE_BACKEND`
+FAKE_BACKEND = "FAKE_BACKEND"
+
+#: A legacy plugin file (``register_plugin``, named by ``PLUGINS_FILES``) that registers FAKE_BACKEND:
+#: a backend config without torch, with one option (``epochs``, set by ``with_epochs``), which never
+#: trains anything. For tests whose ``rv`` subprocesses must know a backend key.
+LEGACY_FAKE_BACKEND = '''"""FAKE_BACKEND for rv's tests, in the legacy register_plugin form."""
+import attrs
+
+import rv
+from rv.backend.backend_config import BackendConfig, BackendConfigBuilder
+from rv.config import field
+
+
+@attrs.frozen
+class FakeBackendConfig(BackendConfig):
+    epochs: int = field(default=1, doc="passes over the chips")
+
+
+class FakeBackendConfigBuilder(BackendConfigBuilder):
+    config_class = FakeBackendConfig
+
+    def with_epochs(self, epochs):
+        return self._with(epochs=int(epochs))
+
+
+def register_plugin(plugin_registry):
+    plugin_registry.register_config_builder(rv.BACKEND, "FAKE_BACKEND", FakeBackendConfigBuilder)
+'''
+
+
+def use_legacy_fake_backend(directory: str | os.PathLike, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write :data:`LEGACY_FAKE_BACKEND` to ``directory/fake_backend_plugin.py`` and name it in
+    ``PLUGINS_FILES`` for the test (this process and its subprocesses); returns the file's path."""
+    from rv import settings
+
+    path = Path(directory) / "fake_backend_plugin.py"
+    path.write_text(LEGACY_FAKE_BACKEND, encoding="utf-8")
+    monkeypatch.setenv("PLUGINS_FILES", str(path))
+    settings.reset_settings()
+    return path
 
 
 @pytest.fixture

@@ -117,7 +117,11 @@ def register_plugin(plugin_registry: Any) -> None:
 #: An experiment file: land-cover segmentation of one image, trained on the baseline by default (``-a backend
 #: KEY`` for another, with a small training budget); ``-a root_uri``, ``image_uri`` and ``labels_uri`` are
 #: required. The scenes ``tile4-train`` and ``tile4-valid`` share the image, which the tests of runners
-#: use with ``examples/data/landcover``; the four classes are that tile's.
+#: use with ``examples/data/landcover``; the four classes are that tile's. Options for other tests:
+#: ``-a train N`` / ``-a valid N`` (N > 1: scenes ``tile4-train-0`` ... ``tile4-train-{N-1}``, the image
+#: under N ids), ``-a aoi_uri URI`` (the training scene's AOI), ``-a vector_output true`` (the validation
+#: predictions written as polygons too), ``-a every_window_stats true`` (statistics read from every
+#: 100-pixel window rather than a sample of 300-pixel ones: several windows per scene for ANALYZE's parts).
 LANDCOVER_EXPERIMENT = textwrap.dedent(
     """
     import rv
@@ -128,7 +132,8 @@ LANDCOVER_EXPERIMENT = textwrap.dedent(
     class LandCover(rv.ExperimentSet):
         def exp_landcover(
             self, root_uri, image_uri, labels_uri, backend="MAJORITY_CLASS_BASELINE", chip_size: int = 64,
-            num_epochs: int = 1, batch_size: int = 4,
+            num_epochs: int = 1, batch_size: int = 4, train: int = 1, valid: int = 1, aoi_uri=None,
+            vector_output: bool = False, every_window_stats: bool = False,
         ):
             task = (
                 rv.TaskConfig.builder(rv.SEMANTIC_SEGMENTATION)
@@ -150,19 +155,31 @@ LANDCOVER_EXPERIMENT = textwrap.dedent(
                 .build()
             )
             scenes = rv.SceneConfig.builder().with_task(task).with_raster_source(raster_source).with_label_source(labels_uri)
-            train = scenes.with_id("tile4-train").build()
-            valid = scenes.with_id("tile4-valid").build()
-            dataset = rv.DatasetConfig.builder().with_train_scene(train).with_validation_scene(valid).build()
+            train_scenes = scenes.with_aoi_uri(aoi_uri) if aoi_uri else scenes
+            valid_scenes = scenes
+            if vector_output:
+                store = rv.LabelStoreConfig.builder(rv.SEMANTIC_SEGMENTATION_RASTER).with_vector_output(True).build()
+                valid_scenes = scenes.with_label_store(store)
+            dataset = rv.DatasetConfig.builder()
+            for i in range(train):
+                dataset = dataset.with_train_scene(train_scenes.with_id(_scene_id("tile4-train", i, train)).build())
+            for i in range(valid):
+                dataset = dataset.with_validation_scene(valid_scenes.with_id(_scene_id("tile4-valid", i, valid)).build())
+            stats = {"sample_prob": 1.0, "chip_size": 100} if every_window_stats else {}
             return (
                 rv.ExperimentConfig.builder()
                 .with_id("landcover")
                 .with_task(task)
                 .with_backend(backend)
-                .with_dataset(dataset)
+                .with_dataset(dataset.build())
                 .with_root_uri(root_uri)
-                .with_stats_analyzer()
+                .with_stats_analyzer(**stats)
                 .build()
             )
+
+
+    def _scene_id(name, i, count):
+        return name if count == 1 else f"{name}-{i}"
 
 
     if __name__ == "__main__":

@@ -77,9 +77,7 @@ class FPNDecoder(nn.Module):
             fine, features = features[0], features[1:]
         laterals = [conv(f) for conv, f in zip(self.lateral, features)]
         for i in range(len(laterals) - 2, -1, -1):
-            laterals[i] = laterals[i] + F.interpolate(
-                laterals[i + 1], size=laterals[i].shape[-2:], mode="nearest"
-            )
+            laterals[i] = laterals[i] + F.interpolate(laterals[i + 1], size=laterals[i].shape[-2:], mode="nearest")
         pyramid = [smooth(p) for smooth, p in zip(self.smooth, laterals)]
         base_size = pyramid[0].shape[-2:]
         fused = None

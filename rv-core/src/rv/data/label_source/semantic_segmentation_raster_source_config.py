@@ -35,7 +35,10 @@ class SemanticSegmentationRasterSourceConfig(LabelSourceConfig):
         from rv.data.label_source.semantic_segmentation_raster_source import SemanticSegmentationRasterSource
 
         source = self.raster_source.create(
-            tmp_dir, crs_transformer=crs_transformer, extent=extent, class_map=task_config.class_map,
+            tmp_dir,
+            crs_transformer=crs_transformer,
+            extent=extent,
+            class_map=task_config.class_map,
             background_class_id=task_config.background_class_id,
         )
         return SemanticSegmentationRasterSource(

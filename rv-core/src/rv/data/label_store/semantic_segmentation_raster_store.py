@@ -37,7 +37,7 @@ import numpy as np
 
 from rv.core.box import Box
 from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
-from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer
+from rv.core.crs_transformer import CRSTransformer, IdentityCRSTransformer, OnRasterGrid
 from rv.core.geojson import GEOJSON_DEFAULT_CRS
 from rv.data.label_store.label_store import LabelStore
 from rv.errors import ConfigError, DataError
@@ -56,7 +56,7 @@ def default_scores_uri(uri: str) -> str:
     return f"{root}-scores{ext or '.tif'}"
 
 
-class SemanticSegmentationRasterStore(LabelStore):
+class SemanticSegmentationRasterStore(OnRasterGrid, LabelStore):
     """Writes a scene's segmentation predictions as a georeferenced GeoTIFF, window by window.
 
     Use :meth:`open_writer`::
@@ -133,14 +133,6 @@ class SemanticSegmentationRasterStore(LabelStore):
     def from_raster_source(cls, uri: str, raster_source: Any, class_map: ClassMap, **kwargs: Any):
         """Store on the grid of ``raster_source`` (its extent, CRS and transform)."""
         return cls(uri, raster_source.extent, raster_source.crs, raster_source.transform, class_map, **kwargs)
-
-    @property
-    def crs(self) -> Any:
-        return self.crs_transformer.crs
-
-    @property
-    def transform(self) -> Any:
-        return self.crs_transformer.transform
 
     def __repr__(self) -> str:
         return f"SemanticSegmentationRasterStore({self.uri!r})"

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from rv.core.box import Box
-from rv.core.crs_transformer import CRSTransformer
+from rv.core.crs_transformer import CRSTransformer, OnRasterGrid
 from rv.errors import DataError
 
 
-class RasterSource(ABC):
+class RasterSource(OnRasterGrid, ABC):
     """A raster read window by window.
 
     Subclasses implement :meth:`_read` for windows inside the extent and the
@@ -96,16 +96,6 @@ class RasterSource(ABC):
                 "fix the channel order."
             )
         return order
-
-    @property
-    def crs(self) -> Any:
-        """The raster's CRS (``rasterio.crs.CRS``) or None."""
-        return self.crs_transformer.crs
-
-    @property
-    def transform(self) -> Any:
-        """The raster's affine transform (pixel → map)."""
-        return self.crs_transformer.transform
 
     @property
     def num_channels(self) -> int:

@@ -34,7 +34,9 @@ class RasterSourceConfig(Config):
 
     def validate(self) -> None:
         if self.channel_order is not None and any(int(i) < 0 for i in self.channel_order):
-            raise ConfigError(f"channel_order {list(self.channel_order)} has a negative band index; bands count from 0.")
+            raise ConfigError(
+                f"channel_order {list(self.channel_order)} has a negative band index; bands count from 0."
+            )
 
     def _create_transformers(self):
         return [t.create() for t in self.transformers]

@@ -1,7 +1,6 @@
 """Raster transformers: per-chip transforms applied after reading (e.g. stats normalisation to uint8).
 
-Names are imported on first access, so that importing a config module of this
-package (at plugin discovery) does not import the entities.
+The names below load on first access (:mod:`rv._lazy`).
 """
 
 from __future__ import annotations
