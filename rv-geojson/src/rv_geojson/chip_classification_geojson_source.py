@@ -20,17 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 import shapely
 
 from rv.core.box import Box, areas, as_box_array, boxes_from_shapely, boxes_to_shapely
-from rv.core.class_map import ClassMap
-from rv.core.crs_transformer import CRSTransformer
 from rv.data.label_source.label_source import LabelSource
 from rv.errors import ConfigError, DataError
 from rv.labels import ChipClassificationLabels
-from rv_geojson.class_options_config import GeoJSONClassOptions
-from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features, source_background_class_id
+from rv_geojson.geojson_file_source import GeoJSONFileSourceWithBackground, geojson_source
+from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features
 from rv_geojson.vector_index import VectorIndex
 
 
@@ -122,12 +121,13 @@ def _cells_from_features(features: PixelFeatures) -> ChipClassificationLabels:
     return ChipClassificationLabels(cells, features.class_ids, _scores_of(features.properties, "scores", features.uri))
 
 
-class ChipClassificationGeoJSONSource(LabelSource):
+@geojson_source
+class ChipClassificationGeoJSONSource(GeoJSONFileSourceWithBackground, LabelSource):
     """Chip classification ground truth from a GeoJSON file (see the module docstring for the rules).
 
     Args:
-        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the scene it labels
-            (see :func:`rv_geojson.geojson_reader.read_pixel_features`).
+        uri, class_map, crs_transformer, extent, class_options: the GeoJSON file and the scene it labels
+            (see :class:`rv_geojson.geojson_file_source.GeoJSONFileSource`).
         cell_size: side of the square cells, in pixels (needed with ``infer_cells``).
         ioa_thresh: minimum intersection over area for a polygon to count for a cell.
         use_intersection_over_cell: measure the intersection over the cell's area
@@ -137,48 +137,29 @@ class ChipClassificationGeoJSONSource(LabelSource):
         background_class_id: class of cells without a qualifying polygon; defaults
             to the class map's background class; with neither, such cells get no label.
         infer_cells: infer cells from polygons (True) or read each feature as a cell.
-        class_options: how each feature's class is found
-            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
-    def __init__(
-        self,
-        uri: str,
-        class_map: ClassMap,
-        crs_transformer: CRSTransformer,
-        extent: Box,
-        cell_size: int | None = None,
-        ioa_thresh: float = 0.5,
-        use_intersection_over_cell: bool = False,
-        pick_min_class_id: bool = False,
-        background_class_id: int | None = None,
-        infer_cells: bool = True,
-        class_options: GeoJSONClassOptions | None = None,
-    ):
-        self.uri = str(uri)
-        self.class_map = class_map
-        self.crs_transformer = crs_transformer
-        self.extent = extent
-        self.cell_size = cell_size
-        self.ioa_thresh = ioa_thresh
-        self.use_intersection_over_cell = use_intersection_over_cell
-        self.pick_min_class_id = pick_min_class_id
-        self.background_class_id = source_background_class_id(class_map, background_class_id, self.uri)
-        self.infer_cells = infer_cells
-        resolver = ClassResolver.from_options(class_map, class_options, self.background_class_id)
-        if infer_cells:
+    cell_size: int | None = attrs.field(default=None, kw_only=True)
+    ioa_thresh: float = attrs.field(default=0.5, kw_only=True)
+    use_intersection_over_cell: bool = attrs.field(default=False, kw_only=True)
+    pick_min_class_id: bool = attrs.field(default=False, kw_only=True)
+    infer_cells: bool = attrs.field(default=True, kw_only=True)
+
+    def _load(self) -> None:
+        cell_size = self.cell_size
+        if self.infer_cells:
             if not cell_size or cell_size <= 0:
                 raise ConfigError(
                     f"ChipClassificationGeoJSONSource for {self.uri} infers cells but cell_size is "
                     f"{cell_size!r}; give the cell size in pixels (e.g. cell_size=256)."
                 )
-            features = read_pixel_features(self.uri, crs_transformer, resolver)
-            self.index: VectorIndex | None = VectorIndex(features, extent)
-            cells = as_box_array([c.to_tuple() for c in extent.get_windows(cell_size, cell_size, padding="pad")])
+            features = self.read_features()
+            self.index: VectorIndex | None = VectorIndex(features, self.extent)
+            cells = as_box_array([c.to_tuple() for c in self.extent.get_windows(cell_size, cell_size, padding="pad")])
             self.labels = self._infer(cells)
         else:
             self.index = None
-            self.labels = read_cells(self.uri, crs_transformer, resolver, extent)
+            self.labels = read_cells(self.uri, self.crs_transformer, self.class_resolver, self.extent)
 
     def _infer(self, cells: np.ndarray) -> ChipClassificationLabels:
         class_ids = infer_cell_class_ids(

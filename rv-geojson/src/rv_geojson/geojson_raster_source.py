@@ -22,16 +22,15 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import numpy as np
 from affine import Affine
 from rasterio.features import rasterize
 
 from rv.core.box import Box
-from rv.core.class_map import IGNORE_CLASS_ID, ClassMap
-from rv.core.crs_transformer import CRSTransformer
+from rv.core.class_map import IGNORE_CLASS_ID
 from rv.data.raster_source.raster_source import RasterSource
-from rv_geojson.class_options_config import GeoJSONClassOptions
-from rv_geojson.geojson_reader import ClassResolver, read_pixel_features, source_background_class_id
+from rv_geojson.geojson_file_source import GeoJSONFileSourceWithBackground, geojson_source
 from rv_geojson.vector_index import VectorIndex
 
 #: Features whose rasterize input :class:`GeoJSONRasterSource` keeps ready (a few MB at most).
@@ -45,7 +44,8 @@ def _int_window(window: Box) -> Box:
     return Box(*(int(round(v)) for v in window.to_tuple()))
 
 
-class GeoJSONRasterSource(RasterSource):
+@geojson_source
+class GeoJSONRasterSource(GeoJSONFileSourceWithBackground, RasterSource):
     """Class-id raster of a scene drawn from GeoJSON polygons, lines and points.
 
     Chips are ``(H, W, 1)`` uint8: the class id under each pixel (later
@@ -55,41 +55,22 @@ class GeoJSONRasterSource(RasterSource):
     unlabelled pixels are 255 too: they are ignored, not called background.
 
     Args:
-        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the grid of the scene's
-            image it is drawn on (see :func:`rv_geojson.geojson_reader.read_pixel_features`).
+        uri, class_map, crs_transformer, extent, class_options: the GeoJSON file and the grid of the
+            scene's image it is drawn on (see :class:`rv_geojson.geojson_file_source.GeoJSONFileSource`).
         background_class_id: class of pixels no feature covers (default: the class map's).
         line_buffer: pixels to buffer lines by on each side (number or class id → number; None drops lines).
         point_radius: radius in pixels of the disc drawn for a point (number or class id → number).
         all_touched: burn every pixel a polygon touches, not only those whose center is inside.
-        class_options: how each feature's class is found
-            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
-    def __init__(
-        self,
-        uri: str,
-        class_map: ClassMap,
-        crs_transformer: CRSTransformer,
-        extent: Box,
-        background_class_id: int | None = None,
-        line_buffer: float | Mapping[int, float] | None = 15,
-        point_radius: float | Mapping[int, float] | None = 15,
-        all_touched: bool = False,
-        class_options: GeoJSONClassOptions | None = None,
-    ):
-        super().__init__()
-        self.uri = str(uri)
-        self.class_map = class_map
-        self._crs_transformer = crs_transformer
-        self._extent = extent
-        self.background_class_id = source_background_class_id(class_map, background_class_id, self.uri)
+    line_buffer: float | Mapping[int, float] | None = attrs.field(default=15, kw_only=True)
+    point_radius: float | Mapping[int, float] | None = attrs.field(default=15, kw_only=True)
+    all_touched: bool = attrs.field(default=False, kw_only=True)
+
+    def _load(self) -> None:
         self.fill_value = IGNORE_CLASS_ID if self.background_class_id is None else int(self.background_class_id)
-        self.all_touched = all_touched
-        resolver = ClassResolver.from_options(class_map, class_options, self.background_class_id)
-        features = read_pixel_features(
-            self.uri, crs_transformer, resolver, line_buffer=line_buffer, point_radius=point_radius
-        )
-        self.index = VectorIndex(features, extent)
+        features = self.read_features(line_buffer=self.line_buffer, point_radius=self.point_radius)
+        self.index = VectorIndex(features, self.extent)
         self._values = self.index.class_ids.astype(np.int64).tolist()
         # (GeoJSON-like geometry, value) pairs for rasterize, by feature index. rasterize reads
         # ``__geo_interface__`` (a Python copy of the coordinates) of every shapely geometry it is
@@ -106,16 +87,6 @@ class GeoJSONRasterSource(RasterSource):
         return state
 
     # --------------------------------------------------------- metadata
-
-    @property
-    def extent(self) -> Box:
-        """The image raster's extent."""
-        return self._extent
-
-    @property
-    def crs_transformer(self) -> Any:
-        """The image raster's transformer (labels live on its grid)."""
-        return self._crs_transformer
 
     @property
     def num_bands(self) -> int:

@@ -8,17 +8,16 @@ scene's :class:`rv_geojson.vector_index.VectorIndex`.
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 from shapely import STRtree
 
 from rv.core.box import Box, boxes_from_shapely, boxes_to_shapely
-from rv.core.class_map import ClassMap
-from rv.core.crs_transformer import CRSTransformer
 from rv.data.label_source.label_source import LabelSource
 from rv.labels import ObjectDetectionLabels
 from rv_geojson.chip_classification_geojson_source import _scores_of
-from rv_geojson.class_options_config import GeoJSONClassOptions
-from rv_geojson.geojson_reader import ClassResolver, PixelFeatures, read_pixel_features, snap_to_integers
+from rv_geojson.geojson_file_source import GeoJSONFileSource, geojson_source
+from rv_geojson.geojson_reader import PixelFeatures, snap_to_integers
 from rv_geojson.vector_index import VectorIndex
 
 
@@ -30,34 +29,22 @@ def boxes_from_features(features: PixelFeatures) -> ObjectDetectionLabels:
     return ObjectDetectionLabels(boxes, features.class_ids, _scores_of(features.properties, "score", features.uri))
 
 
-class ObjectDetectionGeoJSONSource(LabelSource):
+@geojson_source
+class ObjectDetectionGeoJSONSource(GeoJSONFileSource, LabelSource):
     """Object detection ground truth (boxes) from a GeoJSON file.
 
     Args:
-        uri, class_map, crs_transformer, extent: the GeoJSON file (any CRS) and the scene it labels
-            (see :func:`rv_geojson.geojson_reader.read_pixel_features`); boxes are
+        uri, class_map, crs_transformer, extent, class_options: the GeoJSON file and the scene it labels
+            (see :class:`rv_geojson.geojson_file_source.GeoJSONFileSource`); boxes are
             clipped to the scene extent, features outside it dropped.
         point_radius: pixels; points become boxes of this half-size (None: points dropped).
-        class_options: how each feature's class is found
-            (:class:`rv_geojson.class_options_config.GeoJSONClassOptions`; default options when None).
     """
 
-    def __init__(
-        self,
-        uri: str,
-        class_map: ClassMap,
-        crs_transformer: CRSTransformer,
-        extent: Box,
-        point_radius: float | None = None,
-        class_options: GeoJSONClassOptions | None = None,
-    ):
-        self.uri = str(uri)
-        self.class_map = class_map
-        self.crs_transformer = crs_transformer
-        self.extent = extent
-        resolver = ClassResolver.from_options(class_map, class_options)
-        features = read_pixel_features(self.uri, crs_transformer, resolver, point_radius=point_radius)
-        self.index = VectorIndex(features, extent)
+    point_radius: float | None = attrs.field(default=None, kw_only=True)
+
+    def _load(self) -> None:
+        features = self.read_features(point_radius=self.point_radius)
+        self.index = VectorIndex(features, self.extent)
         self.labels = boxes_from_features(self.index.features)
         # Query the boxes, not the polygons: a box is what the label is, and
         # a concave polygon can miss a window its box overlaps.
