@@ -146,8 +146,11 @@ def test_points_and_lines_are_buffered_in_pixels(tmp_path, kampala_a, center_lon
     lon, lat = center_lonlat
     feats = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[lon, lat], [lon + 0.0001, lat]]},
-         "properties": {}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[lon, lat], [lon + 0.0001, lat]]},
+            "properties": {},
+        },
     ]
     path = _write(tmp_path, feats)
     features = read_pixel_features(path, ct, line_buffer=3, point_radius=10)
@@ -211,8 +214,10 @@ def test_unknown_class_id(tmp_path, kampala_a, center_lonlat, building_class_map
 def test_unrepairable_geometry(tmp_path, kampala_a, center_lonlat):
     lon, lat = center_lonlat
     flat = {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 1e-4, lat], [lon + 2e-4, lat], [lon, lat]]]}
-    feats = [{"type": "Feature", "geometry": _square(lon, lat), "properties": {}},
-             {"type": "Feature", "geometry": flat, "properties": {}}]
+    feats = [
+        {"type": "Feature", "geometry": _square(lon, lat), "properties": {}},
+        {"type": "Feature", "geometry": flat, "properties": {}},
+    ]
     path = _write(tmp_path, feats)
     with pytest.raises(DataError, match=r"Feature\(s\) 1 of .*labels\.geojson have polygons with no area") as e:
         read_pixel_features(path, kampala_a[0])
@@ -227,8 +232,9 @@ def test_bowtie_is_repaired_with_a_warning(tmp_path, kampala_a, center_lonlat):
     lon, lat = center_lonlat
     d = 1e-4
     ring = [[lon, lat], [lon + d, lat + d], [lon + d, lat], [lon, lat + d], [lon, lat]]
-    path = _write(tmp_path, [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                              "properties": {}}])
+    path = _write(
+        tmp_path, [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}]
+    )
     with pytest.warns(GeoJSONWarning, match=r"repaired 1 invalid geometry .*feature\(s\) 0"):
         features = read_pixel_features(path, kampala_a[0])
     assert features.geoms[0].is_valid and features.geoms[0].geom_type == "MultiPolygon"
@@ -284,9 +290,13 @@ def test_window_queries_use_the_index(data_dir, kampala_geojson, building_class_
 
 
 def _fc(*rings):
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}} for ring in rings
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+            for ring in rings
+        ],
+    }
 
 
 def test_raster_without_crs_refuses_georeferenced_labels(tmp_path, kampala_geojson):
@@ -310,8 +320,9 @@ def test_raster_without_crs_reads_labels_in_its_own_coordinates(tmp_path):
     from rv.core.crs_transformer import IdentityCRSTransformer
 
     path = tmp_path / "pixels.geojson"
-    path.write_text(json.dumps(_fc([[10, 10], [40, 10], [40, 30], [10, 10]], [[100, 50], [150, 50], [150, 80],
-                                                                             [100, 50]])))
+    path.write_text(
+        json.dumps(_fc([[10, 10], [40, 10], [40, 30], [10, 10]], [[100, 50], [150, 50], [150, 80], [100, 50]]))
+    )
     features = read_pixel_features(path, IdentityCRSTransformer())
     assert shapely.bounds(features.geoms[0]).tolist() == [10, 10, 40, 30]
     # labels that miss the image say why they might
@@ -319,3 +330,47 @@ def test_raster_without_crs_reads_labels_in_its_own_coordinates(tmp_path):
     far.write_text(json.dumps(_fc([[-84, 33], [-80, 33], [-80, 36], [-84, 33]])))
     with pytest.raises(DataError, match=r"No label .* overlaps the scene.*may be WGS84 lon/lat.*gdal_edit"):
         VectorIndex(read_pixel_features(far, IdentityCRSTransformer()), Box(0, 0, 512, 512))
+
+
+@pytest.mark.parametrize("z", [None, 12.5])
+def test_polygon_files_read_in_one_go_match_feature_by_feature(tmp_path, kampala_a, center_lonlat, z):
+    """A file of plain polygons is built in bulk; it must give what the per-feature path gives (a point
+    in the file sends it down that path): holes, 2-D or 3-D positions, bow-tie rings."""
+    ct, _ = kampala_a
+    lon, lat = center_lonlat
+    d = 1e-4
+
+    def ring(*xy):
+        return [[x, y] if z is None else [x, y, z] for x, y in xy]
+
+    outer = ring((lon, lat), (lon + d, lat), (lon + d, lat + d), (lon, lat + d), (lon, lat))
+    q, h = d / 4, d / 2
+    hole = ring((lon + q, lat + q), (lon + h, lat + q), (lon + h, lat + h), (lon + q, lat + q))
+    bowtie = ring((lon, lat), (lon + d, lat + d), (lon + d, lat), (lon, lat + d), (lon, lat))
+    square = ring(
+        (lon + 2 * d, lat), (lon + 3 * d, lat), (lon + 3 * d, lat + d), (lon + 2 * d, lat + d), (lon + 2 * d, lat)
+    )
+    geoms = [{"type": "Polygon", "coordinates": rings} for rings in ([outer, hole], [bowtie], [square])]
+    feats = [{"type": "Feature", "geometry": g, "properties": {"class_id": 1}} for g in geoms]
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {"class_id": 1}}
+    cm = ClassMap.from_spec({"background": 0, "building": 1})
+    with pytest.warns(GeoJSONWarning, match=r"repaired 1 invalid geometry .*feature\(s\) 1"):
+        bulk = read_pixel_features(_write(tmp_path, feats, "bulk.geojson"), ct, ClassResolver(cm))
+    with pytest.warns(GeoJSONWarning, match=r"repaired 1 invalid geometry .*feature\(s\) 1"):
+        each = read_pixel_features(_write(tmp_path, feats + [point], "each.geojson"), ct, ClassResolver(cm))
+    assert len(bulk.geoms) == 3 and bulk.class_ids.tolist() == [1, 1, 1]
+    assert shapely.equals_exact(bulk.geoms, each.geoms[:3], tolerance=0).all()
+    assert not shapely.has_z(bulk.geoms).any() and shapely.get_num_interior_rings(bulk.geoms[0]) == 1
+    assert bulk.geoms[0].area == pytest.approx(bulk.geoms[2].area * (1 - 1 / 32), rel=1e-6)
+
+
+def test_class_values_of_different_types_are_not_confused(tmp_path, kampala_a, center_lonlat):
+    """Features sharing a class value share the lookup; 1, 1.0 and "1" are class 1, True is no class id."""
+    cm = ClassMap.from_spec({"background": 0, "building": 1, "tree": 2})
+    values = [1, 1.0, "1", 2, "tree", 1, 2.0]
+    feats = [{"type": "Feature", "geometry": _square(*center_lonlat), "properties": {"class_id": v}} for v in values]
+    features = read_pixel_features(_write(tmp_path, feats), kampala_a[0], ClassResolver(cm))
+    assert features.class_ids.tolist() == [1, 1, 1, 2, 2, 1, 2]
+    feats.append({"type": "Feature", "geometry": _square(*center_lonlat), "properties": {"class_id": True}})
+    with pytest.raises(DataError, match=r"Feature 7 of .*bool\.geojson has property 'class_id' = True"):
+        read_pixel_features(_write(tmp_path, feats, "bool.geojson"), kampala_a[0], ClassResolver(cm))

@@ -433,8 +433,22 @@ class ClassResolver:
         """
         class_ids = np.empty(len(properties), dtype=np.int64)
         implied = 0
+        # A feature's class depends only on the values of the three class properties: features that
+        # share them (most of a file) share the answer. Keys carry the type (1, 1.0 and True differ).
+        names = (self.property_name, self.class_id_property, self.class_name_property)
+        known: dict[tuple, tuple[int, bool]] = {}
         for i, props in enumerate(properties):
-            class_ids[i], was_implied = self._resolve(props or {}, i, uri)
+            props = props or {}
+            try:
+                key = tuple((type(v), v) for v in (props.get(n) if n else None for n in names))
+                answer = known.get(key)
+            except TypeError:  # an unhashable value (a list, a dict): resolved on its own
+                key = answer = None
+            if answer is None:
+                answer = self._resolve(props, i, uri)
+                if key is not None:
+                    known[key] = answer
+            class_ids[i], was_implied = answer
             implied += was_implied
         if implied:
             name = dict(self.foreground)[self.implied_class_id]
@@ -519,8 +533,49 @@ def _polygonal_part(geom: Any) -> Any:
     return shapely.union_all(polys) if len(polys) > 1 else polys[0]
 
 
+def _plain_polygons(features: list[Any]) -> np.ndarray | None:
+    """The features as 2-D polygons built in two vectorized calls, or None to take the general path.
+
+    Only files whose every feature is a ``Polygon`` with closed rings of at
+    least 4 numeric positions of one dimension qualify (boxes and building
+    footprints: most label files); anything else returns None, and the
+    per-feature path builds the same geometries or names the broken feature.
+    """
+    coords: list[Any] = []
+    ring_sizes: list[int] = []
+    rings_per_polygon: list[int] = []
+    for feature in features:
+        g = feature.get("geometry") if type(feature) is dict and feature.get("type") == "Feature" else None
+        if type(g) is not dict or g.get("type") != "Polygon":
+            return None
+        rings = g.get("coordinates")
+        if type(rings) is not list or not rings:
+            return None
+        for ring in rings:
+            if type(ring) is not list or len(ring) < 4 or ring[0] != ring[-1]:
+                return None
+            ring_sizes.append(len(ring))
+            coords.extend(ring)
+        rings_per_polygon.append(len(rings))
+    try:
+        xy = np.array(coords)
+    except (ValueError, TypeError):  # positions of mixed dimensions
+        return None
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3) or xy.dtype.kind not in "iuf":
+        return None
+    try:
+        rings = shapely.linearrings(
+            xy[:, :2].astype(np.float64), indices=np.repeat(np.arange(len(ring_sizes)), ring_sizes)
+        )
+        return shapely.polygons(rings, indices=np.repeat(np.arange(len(rings_per_polygon)), rings_per_polygon))
+    except Exception:  # shapely.errors.GEOSException and kin: the general path names the feature
+        return None
+
+
 def _parse_geometries(features: list[Any], uri: Any) -> np.ndarray:
     """Shapely geometries of the features (2-D), ``DataError`` for null, broken or empty ones."""
+    if len(features) and (plain := _plain_polygons(features)) is not None:
+        return plain
     geoms = np.empty(len(features), dtype=object)
     for i, feature in enumerate(features):
         if not isinstance(feature, Mapping) or feature.get("type") != "Feature":

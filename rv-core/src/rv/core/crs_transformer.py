@@ -12,6 +12,7 @@ rasterio and pyproj are imported inside the methods that need them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -131,9 +132,8 @@ class CRSTransformer:
         if src == dst:
             return geoms
         import shapely
-        from pyproj import Transformer
 
-        t = Transformer.from_crs(src, dst, always_xy=True)
+        t = _transformer(src, dst)
 
         def fn(xy: np.ndarray) -> np.ndarray:
             x, y = t.transform(xy[:, 0], xy[:, 1])
@@ -147,6 +147,18 @@ class IdentityCRSTransformer(CRSTransformer):
 
     def __init__(self) -> None:
         super().__init__(Affine.identity(), None)
+
+
+@lru_cache(maxsize=32)
+def _transformer(src: Any, dst: Any) -> Any:
+    """The pyproj ``Transformer`` (lon/lat order) from ``src`` to ``dst``, built once per pair.
+
+    Building one costs milliseconds, as much as reprojecting thousands of
+    label boxes; pyproj's transformers are thread-safe, so one is shared.
+    """
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def _apply_affine(t: Affine, xy: np.ndarray) -> np.ndarray:
